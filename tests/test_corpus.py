@@ -9,7 +9,7 @@ import pytest
 from search.corpus import check_corpus, load_corpus
 from search.errors import CorpusError
 
-from conftest import BUNDLED, CENTRE_A, CENTRE_B, write_corpus
+from samples import BUNDLED, CENTRE_A, CENTRE_B, write_corpus
 
 
 def problems_for(tmp_path: Path, text: str, name: str = "c.toml") -> list[str]:
