@@ -7,11 +7,13 @@ once and raises :class:`TerminologyError` with ``file:line`` for a malformed lin
 from __future__ import annotations
 
 import hashlib
+import pickle
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from .errors import TerminologyError
+from .fuzzy import FuzzyVocabulary
 from .icd10 import Backbone, categories
 from .phrases import PhraseIndex
 
@@ -87,10 +89,6 @@ class Terminology:
     def load(cls, root: Path | str | None = None, backbone: Backbone | None = None) -> "Terminology":
         root = Path(root) if root else DEFAULT_ROOT
         term = cls(backbone or Backbone.load(), root)
-        digest = hashlib.sha256()
-        files = sorted((root / "concepts").glob("*.tsv")) + sorted((root / "lexicon").glob("*.tsv"))
-        for path in files:
-            digest.update(path.name.encode() + path.read_bytes())
         for path in sorted((root / "concepts").glob("*.tsv")):
             term._load_concepts(path)
         labels: dict[str, dict[str, str]] = {}
@@ -101,7 +99,40 @@ class Terminology:
                 term._load_lexicon(path, labels)
         for cid, concept in list(term.concepts.items()):
             term.concepts[cid] = Concept(concept.id, concept.icd10, concept.flags, labels.get(cid, {}), True)
-        term.digest = digest.hexdigest()[:16]
+        term.digest = terminology_digest(root)
+        term._compile_fuzzy()
+        return term
+
+    def _compile_fuzzy(self) -> None:
+        """The typo-correction index over the vocabulary, and what each one-word alias names
+        (to accept a typo tie between two inflections of one concept: "лимфома"/"лимфомы")."""
+        self.fuzzy = FuzzyVocabulary(w for w in self.vocabulary() if len(w) >= 4 and w.isalpha())
+        meanings: dict[str, set[str]] = {}
+        for index in (self.aliases, self.sites):
+            for keys, entries in index._phrases.items():
+                if len(keys) == 1:
+                    meanings.setdefault(keys[0], set()).update(a.concept for a in entries)
+        for keys, heads in self.heads._phrases.items():
+            if len(keys) == 1:  # "cancer", "cancro", "cancri": one meaning for a typo tie
+                meanings.setdefault(keys[0], set()).update(f"head:{h.kind}" for h in heads)
+        self.word_concepts: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in meanings.items()}
+
+    def save(self, path: Path) -> None:
+        """Write the compiled terminology (an index snapshot carries one, so engines open fast)."""
+        with open(path, "wb") as f:
+            pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def load_compiled(cls, path: Path, root: Path | str | None = None) -> "Terminology | None":
+        """The compiled terminology at ``path`` if it was compiled from the data files as they are
+        now (same digest); None otherwise, and the caller compiles afresh."""
+        try:
+            with open(path, "rb") as f:
+                term = pickle.load(f)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return None
+        if not isinstance(term, cls) or term.digest != terminology_digest(Path(root) if root else DEFAULT_ROOT):
+            return None
         return term
 
     def _load_concepts(self, path: Path) -> None:
@@ -175,6 +206,17 @@ class Terminology:
             for keys in index._phrases:
                 words.update(keys)
         return words
+
+
+def terminology_digest(root: Path = DEFAULT_ROOT) -> str:
+    """A digest of the data files (backbone, concepts, lexicon) and of this code's version."""
+    from . import __version__
+    digest = hashlib.sha256(__version__.encode())
+    files = [root / "icd10.tsv"] + sorted((root / "concepts").glob("*.tsv")) + sorted((root / "lexicon").glob("*.tsv"))
+    for path in files:
+        if path.exists():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @lru_cache(maxsize=4)

@@ -30,16 +30,20 @@ _WORD = re.compile(rf"(?:[^\W_]|[{_MARKS}])+")
 _SPACES = re.compile(r"\s+")
 
 
+# Control, format (bidi marks, zero-width, soft hyphen, tags), surrogate and private-use
+# characters: invisible or unprintable, removed; tabs and line breaks become spaces.
+_INVISIBLE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u180e"
+                        "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+                        "\ud800-\udfff\ue000-\uf8ff\U000110bd\U000e0000-\U000e007f\U000f0000-\U0010ffff]")
+
+
 def clean(text: str) -> str:
     """NFKC, control and invisible format characters removed, white space collapsed.
 
-    >>> clean("  cancer\\u200b du\\tsein\\u202e ")
+    >>> clean("  cancer\u200b du\tsein\u202e ")
     'cancer du sein'
     """
-    text = unicodedata.normalize("NFKC", text)
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") for c in text):
-        text = "".join(" " if c in "\t\n\r\x0b\x0c" else c for c in text
-                       if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co") or c in "\t\n\r\x0b\x0c")
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
     return _SPACES.sub(" ", text).strip()
 
 
@@ -56,6 +60,8 @@ _SCRIPT_RANGES = (
     (0xFE70, 0xFEFF, "arabic"), (0xFF66, 0xFF9F, "katakana"), (0x20000, 0x2FA1F, "han"),
 )
 CJK_SCRIPTS = frozenset({"han", "hiragana", "katakana", "hangul"})
+_CJK_CHAR = re.compile("[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+                       "\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]")
 
 
 @lru_cache(maxsize=4096)
@@ -110,7 +116,7 @@ def tokenize(text: str) -> list[Token]:
     out: list[Token] = []
     for m in _WORD.finditer(text):
         word, start = m.group(), m.start()
-        if not any(char_script(c) in CJK_SCRIPTS for c in word):
+        if not _CJK_CHAR.search(word):
             out.append(Token(word, start, m.end(), _word_script(word), True))
             continue
         # split into CJK characters and the non-CJK runs between them
