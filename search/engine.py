@@ -1,0 +1,342 @@
+"""The Engine: one object that opens an index snapshot and the terminology once and answers queries.
+
+``Engine.open(path).search(text, lang=None, country=None, service=None, age_group=None, limit=10)``
+returns the search output object of DESIGN.md ("Search output"). Every caller (CLI, HTTP API,
+web page, triage, bench) goes through it. Each answer comes from exactly one complete snapshot,
+whose digest it reports; when ``indexes/default`` is switched to a new snapshot, the next query
+opens it (``refresh``) while queries in flight finish on the old one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.query import Or, Term
+
+from . import explain, ranking
+from .errors import IndexCorrupt, QueryError, UsageError
+from .icd10 import categories, range_width
+from .indexer import read_manifest, resolve_snapshot, slug
+from .intent import Intent, detect_intent, known_words as cue_words
+from .langid import LanguageGuess, identify
+from .locales import country_languages, normalize_country, normalize_lang
+from .paths import DEFAULT_INDEX
+from .matcher import ConceptMatch, ConceptMatcher, MatchResult
+from .terminology import Terminology, default_terminology
+from .textnorm import clean
+
+MAX_QUERY_CHARS = 1000
+MAX_LIMIT = 50
+CACHE_SIZE = 2048
+TEXT_FALLBACK_LIMIT = 200
+SERVICES = ranking.SERVICE_FIT.keys()
+AGE_GROUPS = ("adult", "pediatric")
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the engine read in a query: pathology, language and what is asked."""
+
+    text: str
+    match: MatchResult
+    language: LanguageGuess
+    intent: Intent
+    service: str | None
+    age_group: str | None
+    place: str | None
+    country: str | None
+
+    @property
+    def concepts(self) -> list[ConceptMatch]:
+        return self.match.matches
+
+
+class _Snapshot:
+    """One opened index snapshot and the per-document data read from it, shared by all threads."""
+
+    def __init__(self, path: Path, verify: bool) -> None:
+        self.path = path
+        self.manifest = read_manifest(path, verify=verify)
+        self.digest: str = self.manifest["digest"]
+        try:
+            self.ix = whoosh_index.open_dir(str(path))
+            with self.ix.searcher() as s:
+                self.docs: list[dict | None] = [None] * s.doc_count_all()
+                for docnum, stored in s.iter_docs():
+                    self.docs[docnum] = json.loads(stored["doc"])
+        except IndexCorrupt:
+            raise
+        except Exception as e:  # whoosh raises many kinds on damaged files
+            raise IndexCorrupt(f"{path}: the Whoosh index cannot be read ({type(e).__name__}: {e}); rebuild it") from e
+        self.centres: dict[str, dict] = json.loads((path / "centres.json").read_text(encoding="utf-8"))
+        for c in self.centres.values():
+            c["city_slug"] = slug(c["city"])
+        self.regions_by_city = {c["city_slug"]: c.get("region", "") for c in self.centres.values()}
+        self.text_fields = [f for f in self.ix.schema.names() if f.startswith("text_")]
+        self._local = threading.local()
+        self.cache: OrderedDict = OrderedDict()
+        self.cache_lock = threading.Lock()
+
+    def searcher(self):
+        s = getattr(self._local, "searcher", None)
+        if s is None:
+            s = self._local.searcher = self.ix.searcher()
+        return s
+
+
+class Engine:
+    """Open once, search many times; thread-safe."""
+
+    def __init__(self, index_path: Path, snapshot: _Snapshot, terminology: Terminology) -> None:
+        self.index_path = index_path
+        self._snap = snapshot
+        self._snap_target = self._link_target()
+        self.terminology = terminology
+        self.matcher = ConceptMatcher(terminology, known_words=cue_words())
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, verify: bool = True,
+             terminology: Terminology | None = None) -> "Engine":
+        """Open the snapshot ``path`` points at (default ``indexes/default``), checking its digests."""
+        index_path = Path(path) if path else DEFAULT_INDEX
+        snapshot = _Snapshot(resolve_snapshot(index_path), verify)
+        if terminology is None:
+            # the snapshot's compiled terminology when the data files have not changed since
+            terminology = Terminology.load_compiled(snapshot.path / "terminology.pickle") or default_terminology()
+        return cls(index_path, snapshot, terminology)
+
+    @property
+    def manifest(self) -> dict:
+        return self._snap.manifest
+
+    @property
+    def digest(self) -> str:
+        return self._snap.digest
+
+    def _link_target(self) -> str | None:
+        try:
+            return os.readlink(self.index_path)
+        except OSError:
+            return None
+
+    def refresh(self) -> bool:
+        """Switch to a newer snapshot if the index link moved; True when it did."""
+        target = self._link_target()
+        if target is None or target == self._snap_target:
+            return False
+        with self._lock:
+            if target == self._snap_target:
+                return False
+            snap = _Snapshot(resolve_snapshot(self.index_path), verify=True)
+            self._snap, self._snap_target = snap, target
+        return True
+
+    # --- understanding ---------------------------------------------------------------------
+
+    def understand(self, text: str, lang: str | None = None, country: str | None = None,
+                   service: str | None = None, age_group: str | None = None) -> Understanding:
+        declared = normalize_lang(lang) if lang else None
+        if service is not None and service not in SERVICES:
+            raise UsageError(f"service: unknown value {service!r} (one of {', '.join(SERVICES)})")
+        if age_group is not None and age_group not in AGE_GROUPS:
+            raise UsageError(f"age_group: unknown value {age_group!r} (one of {', '.join(AGE_GROUPS)})")
+        country_code = None
+        if country:
+            country_code = normalize_country(country)
+            if country_code is None:
+                raise UsageError(f"country: unknown country {country!r} (use an ISO 3166 code such as 'MA')")
+        match = self.matcher.match(text)
+        guess = identify(match.text, declared=declared, lexicon=match.languages or None)
+        if guess.code is None and country_code:
+            prior = [lg for lg in country_languages(country_code)]
+            if prior:
+                guess = LanguageGuess(prior[0], 0.3, "country")
+        intent = detect_intent(match.tokens)
+        age = age_group or intent.age_group
+        if age is None and any("pediatric" in m.concept.flags for m in match.matches):
+            age = "pediatric"
+        return Understanding(match.text, match, guess, intent, service or intent.service, age,
+                             intent.place, country_code)
+
+    # --- search ----------------------------------------------------------------------------
+
+    def search(self, text: str, lang: str | None = None, country: str | None = None,
+               service: str | None = None, age_group: str | None = None, limit: int = 10) -> dict:
+        """The search output object (DESIGN.md); raises QueryError/UsageError on a bad request."""
+        t0 = time.perf_counter()
+        if not isinstance(text, str):
+            raise QueryError("query: must be text")
+        if len(text) > MAX_QUERY_CHARS:
+            raise QueryError(f"query: longer than {MAX_QUERY_CHARS} characters ({len(text)})")
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise QueryError(f"limit: must be between 1 and {MAX_LIMIT}")
+        cleaned = clean(text)
+        if not cleaned and not service:
+            raise QueryError("query: empty (type a diagnosis, a code or what you are looking for)")
+        self.refresh()
+        snap = self._snap
+        key = (cleaned, lang, country, service, age_group, limit)
+        with snap.cache_lock:
+            cached = snap.cache.get(key)
+            if cached is not None:
+                snap.cache.move_to_end(key)
+        if cached is None:
+            cached = self._search(snap, cleaned, lang, country, service, age_group, limit)
+            with snap.cache_lock:
+                snap.cache[key] = cached
+                if len(snap.cache) > CACHE_SIZE:
+                    snap.cache.popitem(last=False)
+        out = dict(cached)
+        out["query"] = text
+        out["took_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        return out
+
+    def _search(self, snap: _Snapshot, text: str, lang, country, service, age_group, limit) -> dict:
+        return self._route(snap, self.understand(text, lang, country, service, age_group), limit)
+
+    def route(self, understanding: Understanding, limit: int = 3) -> dict:
+        """Rank offers for an already-understood request (triage reads long e-mails itself and
+        passes what it understood); same output object as :meth:`search`, without ``took_ms``."""
+        self.refresh()
+        return self._route(self._snap, understanding, limit)
+
+    def _route(self, snap: _Snapshot, u: Understanding, limit: int) -> dict:
+        text = u.text
+        out_lang = u.language.code or "en"
+        searcher = snap.searcher()
+        concepts = u.concepts
+
+        # candidates: the concepts' codes first; text alone only when no concept was recognised
+        candidates: set[int] = set()
+        if concepts:
+            terms = {"general"}
+            for m in concepts:
+                terms.update(m.concept.icd10)
+                for code in m.concept.icd10:
+                    cats = categories(code)
+                    if "-" not in code or range_width(code) <= 40:
+                        terms.update(cats)
+                    if "." in code:
+                        terms.add(code.split(".")[0])
+            candidates = set(searcher.docs_for_query(Or([Term("codes", t) for t in sorted(terms)])))
+        text_scores = self._text_scores(snap, searcher, u, candidates if concepts else None)
+        if not concepts:
+            candidates = set(text_scores)
+            if u.service and u.service in SERVICES:
+                candidates |= set(searcher.docs_for_query(Term("service", u.service)))
+            elif u.age_group == "pediatric" and not candidates:
+                candidates |= set(searcher.docs_for_query(Term("age", "pediatric")))
+
+        rare = any(m.concept.flags & {"rare", "pediatric"} for m in concepts)
+        req = ranking.Request(concepts=concepts, lang=u.language.code, service=u.service,
+                              age_group=u.age_group, place=u.place, rare=rare,
+                              text_max=max(text_scores.values(), default=0.0))
+        scored = []
+        for docnum in candidates:
+            doc = snap.docs[docnum]
+            if doc is None:
+                continue
+            centre = snap.centres[doc["centre_id"]]
+            score, verdicts = ranking.judge(req, doc, centre, text_scores.get(docnum, 0.0))
+            if not ranking.allowed(req, doc, verdicts):
+                continue
+            scored.append((-score, doc["offer_id"], doc, centre, verdicts, score))
+        scored.sort(key=lambda r: (r[0], r[1]))
+        weights = ranking.weights_for(req)
+
+        label = self.terminology.label(concepts[0].concept, out_lang) if concepts else ""
+        groups: dict[str, dict] = {}
+        order: list[str] = []
+        for _, _, doc, centre, verdicts, score in scored:
+            cid = centre["id"]
+            if cid in groups:
+                if len(groups[cid]["more"]) < 5:
+                    groups[cid]["more"].append({"offer_id": doc["offer_id"], "service": doc["service"],
+                                                "title": _title(doc, out_lang), "score": score})
+                continue
+            if len(order) >= limit:
+                continue
+            order.append(cid)
+            groups[cid] = {
+                "offer_id": doc["offer_id"], "service": doc["service"], "title": _title(doc, out_lang),
+                "centre": {"id": cid, "name": centre["name"], "city": centre["city"],
+                           "country": centre["country"], "website": centre["website"]},
+                "concepts": list(doc["icd10"]), "languages": list(doc["languages"]),
+                "age_groups": list(doc["age_groups"]), "delivery": doc["delivery"],
+                "url": doc["url"], "score": score,
+                "why": explain.why(verdicts, out_lang, label, centre["city"]),
+                "explanation": {v.rule: {"order": i, "score": v.score, "weight": weights[v.rule],
+                                         **({"skipped": True} if v.score is None else {}), **v.evidence}
+                                for i, v in enumerate(verdicts)},
+                "more": [],
+            }
+        return {
+            "query": text,
+            "language": {"code": u.language.code, "confidence": round(u.language.confidence, 3),
+                         "source": u.language.source},
+            "concepts": [_concept_json(m, self.terminology, out_lang) for m in concepts],
+            "intent": {"service": u.service, "age_group": u.age_group, "place": u.place,
+                       "urgent": u.intent.urgent, "country": u.country},
+            "results": [groups[c] for c in order],
+            "total": len(scored),
+            "index": {"digest": snap.digest},
+        }
+
+    def _text_scores(self, snap: _Snapshot, searcher, u: Understanding, restrict: set[int] | None) -> dict[int, float]:
+        """BM25F over the per-language text fields, for words that are neither pathology nor cue,
+        plus the recognised concepts' labels in French, English and the patient's language."""
+        if restrict is not None and not restrict:
+            return {}
+        cue_tokens = {i for ev in u.intent.evidence for i in range(ev.start, ev.end)}
+        words = [t.text for i, t in enumerate(u.match.tokens)
+                 if i not in u.match.covered and i not in cue_tokens and len(t.text) > 1 and not t.text.isdigit()]
+        lang = u.language.code
+        fields = [f"text_{lg}" for lg in dict.fromkeys([lang, "fr", "en"]) if lg and f"text_{lg}" in snap.text_fields]
+        queries = []
+        for fname in fields:
+            lg = fname[5:]
+            phrase = " ".join(words)
+            labels = [self.terminology.label(m.concept, lg) for m in u.concepts[:2]]
+            analyzer = snap.ix.schema[fname].analyzer
+            terms = {tok.text for tok in analyzer(" ".join([phrase, *labels]))}
+            queries.extend(Term(fname, t) for t in sorted(terms))
+        if not queries:
+            return {}
+        q = Or(queries)
+        limit = None if restrict is not None else TEXT_FALLBACK_LIMIT
+        results = searcher.search(q, filter=restrict, limit=limit, terms=False)
+        return {hit.docnum: hit.score for hit in results}
+
+    # --- concepts --------------------------------------------------------------------------
+
+    def concept_info(self, code: str, lang: str | None = None) -> dict | None:
+        concept = self.terminology.concept(code)
+        if concept is None:
+            return None
+        bb = self.terminology.backbone
+        first = concept.icd10[0]
+        return {
+            "id": concept.id, "icd10": list(concept.icd10), "flags": sorted(concept.flags),
+            "label": self.terminology.label(concept, lang),
+            "labels": dict(sorted((concept.labels or bb.labels(first)).items())),
+            "parents": bb.ancestors(first) if bb.exists(first) else [],
+            "children": bb.children(first) if bb.exists(first) else [],
+        }
+
+
+def _title(doc: dict, lang: str) -> str:
+    titles = doc["titles"]
+    return titles.get(lang) or titles.get("en") or titles.get("fr") or next(iter(titles.values()))
+
+
+def _concept_json(m: ConceptMatch, term: Terminology, lang: str) -> dict:
+    return {"id": m.concept.id, "icd10": list(m.concept.icd10), "label": term.label(m.concept, lang),
+            "matched": m.matched, "match": m.match, "score": m.score, "lang": m.lang,
+            "span": list(m.span), "flags": sorted(m.concept.flags)}

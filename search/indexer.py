@@ -1,0 +1,265 @@
+"""Build a Whoosh index of care offers into a fresh snapshot and swap it in atomically.
+
+Contract: ``build_index(corpus_paths, index_path)`` validates the whole corpus first (a bad
+record raises :class:`CorpusError` before anything is written), writes the new snapshot in a
+temporary directory next to the live one, writes ``manifest.json`` last (with a digest of every
+file), renames the directory into place and then switches the ``index_path`` symbolic link to
+it with one ``rename``. A build that fails or is killed at any point leaves the previous snapshot
+serving; leftovers of a dead build are removed by the next one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import fields, index as whoosh_index
+
+from . import __version__
+from .corpus import SCHEMA_VERSION, Corpus, Offer, load_corpus
+from .errors import CarematchError, IndexCorrupt, IndexMissing
+from .icd10 import Backbone, categories, range_width
+from .analysis import analyzer_for, describe as describe_analysis
+
+MANIFEST = "manifest.json"
+INDEX_FORMAT = 1
+KEEP_SNAPSHOTS = 2
+GENERAL_RANGE_WIDTH = 15  # a range wider than this is a "general" offer, not a pathology
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    path: Path
+    snapshot: Path
+    centres: int
+    offers: int
+    seconds: float
+    digest: str
+
+
+def offer_codes(offer: Offer, backbone: Backbone) -> list[str]:
+    """The terms an offer is found by in the ``codes`` field: each code as written, the
+    3-character categories it covers, their subcategories' parents and their ancestors (block,
+    chapter), so that a query for a subtype reaches the parent's offers and the reverse."""
+    out: list[str] = []
+    for code in offer.icd10:
+        out.append(code)
+        if "-" in code and range_width(code) > GENERAL_RANGE_WIDTH:
+            out.append("general")
+            continue
+        cats = categories(code)
+        out.extend(sorted(cats))
+        if "-" not in code and backbone.exists(code):
+            out.extend(backbone.ancestors(code))
+        for cat in cats:
+            if backbone.exists(cat):
+                out.extend(backbone.ancestors(cat))
+    seen: set[str] = set()
+    return [c for c in out if not (c in seen or seen.add(c))]
+
+
+def text_languages(corpus: Corpus) -> list[str]:
+    return sorted({lang for o in corpus.offers for lang in o.text})
+
+
+def make_schema(langs: Iterable[str]) -> fields.Schema:
+    schema = fields.Schema(
+        offer_id=fields.ID(stored=True, unique=True),
+        centre_id=fields.ID(stored=True),
+        service=fields.ID,
+        codes=fields.KEYWORD(lowercase=False, commas=False),
+        age=fields.KEYWORD,
+        languages=fields.KEYWORD,
+        city=fields.ID,
+        doc=fields.STORED,
+    )
+    for lang in langs:
+        schema.add(f"text_{lang}", fields.TEXT(analyzer=analyzer_for(lang), phrase=False))
+    return schema
+
+
+def _doc_data(offer: Offer, corpus: Corpus) -> dict:
+    centre = corpus.centres[offer.centre_id]
+    return {
+        "offer_id": offer.id, "centre_id": centre.id, "service": offer.service,
+        "icd10": list(offer.icd10), "age_groups": list(offer.age_groups),
+        "languages": list(offer.languages), "delivery": offer.delivery,
+        "turnaround_days": offer.turnaround_days,
+        "networks": sorted(set(offer.networks) | set(centre.networks)),
+        "url": offer.url or centre.website,
+        "titles": {lang: t["title"] for lang, t in offer.text.items()},
+    }
+
+
+def _centre_data(corpus: Corpus) -> dict:
+    return {c.id: {"id": c.id, "name": c.name, "city": c.city, "region": c.region, "country": c.country,
+                   "kind": c.kind, "website": c.website, "networks": list(c.networks),
+                   "office_languages": list(c.office_languages)}
+            for c in corpus.centres.values()}
+
+
+def slug(text: str) -> str:
+    from .textnorm import fold_tokens
+    return "-".join(fold_tokens(text))
+
+
+def _digest_files(root: Path) -> dict[str, dict]:
+    out = {}
+    for p in sorted(root.iterdir()):
+        if p.name == MANIFEST or not p.is_file():
+            continue
+        h = hashlib.sha256()
+        with p.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        out[p.name] = {"size": p.stat().st_size, "sha256": h.hexdigest()}
+    return out
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _clean_leftovers(parent: Path, name: str) -> None:
+    """Remove temporary directories of builds that died, and snapshots beyond the newest kept."""
+    for tmp in parent.glob(f".{name}.tmp-*"):
+        try:
+            pid = int(tmp.name.rsplit("-", 2)[-2])
+            os.kill(pid, 0)
+            continue  # that build is still running
+        except (ValueError, IndexError, ProcessLookupError, PermissionError):
+            pass
+        shutil.rmtree(tmp, ignore_errors=True)
+    live = os.readlink(parent / name) if (parent / name).is_symlink() else None
+    snaps = sorted((p for p in parent.glob(f"{name}.*") if p.is_dir() and not p.is_symlink()),
+                   key=lambda p: p.name, reverse=True)
+    for old in snaps[KEEP_SNAPSHOTS:]:
+        if old.name != live:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def build_index(corpus_paths: Iterable[str | Path], index_path: str | Path,
+                progress: Callable[[int, int], None] | None = None) -> BuildReport:
+    """Validate the corpus, build a new snapshot and switch ``index_path`` to it atomically."""
+    t0 = time.perf_counter()
+    backbone = Backbone.load()
+    corpus = load_corpus(list(corpus_paths), backbone)  # raises CorpusError before any write
+    index_path = Path(index_path)
+    parent, name = index_path.parent, index_path.name
+    parent.mkdir(parents=True, exist_ok=True)
+    if index_path.exists() and not index_path.is_symlink():
+        raise CarematchError(f"{index_path} is a directory, not a snapshot link; move it away and build again")
+    _clean_leftovers(parent, name)
+
+    from .terminology import default_terminology
+    terminology = default_terminology()
+    langs = text_languages(corpus)
+    tmp = parent / f".{name}.tmp-{os.getpid()}-{int(time.time() * 1000)}"
+    tmp.mkdir()
+    try:
+        ix = whoosh_index.create_in(str(tmp), make_schema(langs))
+        writer = ix.writer(limitmb=256, procs=1)
+        total = len(corpus.offers)
+        for n, offer in enumerate(sorted(corpus.offers, key=lambda o: o.id), 1):
+            centre = corpus.centres[offer.centre_id]
+            doc = {
+                "offer_id": offer.id, "centre_id": centre.id, "service": offer.service,
+                "codes": " ".join(offer_codes(offer, backbone)),
+                "age": " ".join(offer.age_groups), "languages": " ".join(offer.languages),
+                "city": slug(centre.city), "doc": json.dumps(_doc_data(offer, corpus), ensure_ascii=False),
+            }
+            for lang, text in offer.text.items():
+                doc[f"text_{lang}"] = f"{text['title']}\n{text['description']}\n{centre.name}"
+            writer.add_document(**doc)
+            if progress:
+                progress(n, total)
+        writer.commit()
+        terminology.save(tmp / "terminology.pickle")
+        (tmp / "centres.json").write_text(json.dumps(_centre_data(corpus), ensure_ascii=False, sort_keys=True),
+                                          encoding="utf-8")
+        files = _digest_files(tmp)
+        digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+        services = Counter(o.service for o in corpus.offers)
+        manifest = {
+            "format": INDEX_FORMAT, "schema_version": SCHEMA_VERSION, "carematch": __version__,
+            "digest": digest, "corpus_digest": corpus.digest, "terminology_digest": terminology.digest,
+            "counts": {"centres": len(corpus.centres), "offers": len(corpus.offers),
+                       "services": dict(sorted(services.items()))},
+            "text_languages": langs, "analysis": describe_analysis(),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "build_seconds": round(time.perf_counter() - t0, 3), "files": files,
+        }
+        with (tmp / MANIFEST).open("w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=1, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_dir(tmp)
+        snapshot = parent / f"{name}.{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{digest[:8]}-{os.getpid()}"
+        os.rename(tmp, snapshot)
+        link_tmp = parent / f".{name}.link-{os.getpid()}"
+        if link_tmp.is_symlink() or link_tmp.exists():
+            link_tmp.unlink()
+        os.symlink(snapshot.name, link_tmp)
+        os.replace(link_tmp, index_path)  # the atomic switch
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _clean_leftovers(parent, name)
+    return BuildReport(index_path, snapshot, len(corpus.centres), len(corpus.offers),
+                       time.perf_counter() - t0, digest)
+
+
+def resolve_snapshot(index_path: str | Path) -> Path:
+    """The snapshot directory ``index_path`` points at now (a snapshot path is accepted too)."""
+    p = Path(index_path)
+    if p.is_symlink():
+        target = p.parent / os.readlink(p)
+        if not target.is_dir():
+            raise IndexCorrupt(f"{p} points at {target}, which does not exist; rebuild with `carematch index`")
+        return target
+    if p.is_dir() and (p / MANIFEST).exists():
+        return p
+    if p.is_dir():
+        raise IndexCorrupt(f"{p} has no {MANIFEST}: an incomplete build? rebuild with `carematch index`")
+    raise IndexMissing(f"no index at {p}: build it with `carematch index` (or `make index`)")
+
+
+def read_manifest(snapshot: Path, verify: bool = True) -> dict:
+    """Read a snapshot's manifest and, with ``verify``, check every file's size and digest."""
+    try:
+        manifest = json.loads((snapshot / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise IndexCorrupt(f"{snapshot}: {MANIFEST} is missing; rebuild with `carematch index`") from e
+    except (ValueError, UnicodeDecodeError) as e:
+        raise IndexCorrupt(f"{snapshot}/{MANIFEST}: unreadable ({e}); rebuild with `carematch index`") from e
+    if manifest.get("format") != INDEX_FORMAT:
+        raise IndexCorrupt(f"{snapshot}: index format {manifest.get('format')!r} is not {INDEX_FORMAT}; rebuild")
+    if verify:
+        expected = manifest.get("files") or {}
+        actual = _digest_files(snapshot)
+        for fname, meta in sorted(expected.items()):
+            got = actual.get(fname)
+            if got is None:
+                raise IndexCorrupt(f"{snapshot}: file {fname} is missing; rebuild with `carematch index`")
+            if got["size"] != meta["size"]:
+                raise IndexCorrupt(f"{snapshot}: file {fname} has {got['size']} bytes, expected {meta['size']} "
+                                   "(truncated?); rebuild with `carematch index`")
+            if got["sha256"] != meta["sha256"]:
+                raise IndexCorrupt(f"{snapshot}: file {fname} is corrupted (digest mismatch); rebuild")
+    return manifest

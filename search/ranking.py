@@ -1,0 +1,177 @@
+"""Ranking: named rules, each giving a score in [0, 1] and its evidence, combined by a published policy.
+
+Policy (also in the README): the final score is the weighted mean of the rules that *ran* for this
+request (a rule with nothing to judge, such as ``place`` when no place was asked for, is marked
+skipped and left out of the mean). Weights are in :data:`WEIGHTS`; nothing else moves a result.
+Ties break on ``(-score, offer_id)``. A child's request never gets adult-only care.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .icd10 import categories, range_width
+
+GENERAL_RANGE_WIDTH = 15
+WEIGHTS: dict[str, float] = {
+    "pathology": 0.40, "service": 0.20, "language": 0.12, "age": 0.10,
+    "expertise": 0.06, "place": 0.07, "text": 0.05,
+}
+# When the patient names a service ("second opinion", "video consultation"), that service comes
+# first: its weight rises so that a matching service for a general offer outranks another service
+# for the exact pathology.
+EXPLICIT_SERVICE_WEIGHT = 0.45
+RULE_ORDER = tuple(WEIGHTS)
+REFERENCE_NETWORKS = frozenset({"EURACAN", "NETSARC", "PAEDCAN", "RENATEN", "EuroBloodNet", "ERN-EuroBloodNet",
+                                "ERN GENTURIS", "GENTURIS", "ERN-EYE", "ERN EYE", "TENGpaC", "RARECAN",
+                                "INCa rare cancers", "CARADERM", "ENDOCAN", "REFCOR", "TMRG", "Sarcoma",
+                                "ERN PaedCan", "ERN EURACAN", "SIREDO"})
+# How well an offer of one service answers a request for another (rows: asked; columns: offered).
+SERVICE_FIT: dict[str, dict[str, float]] = {
+    "treatment": {"treatment": 1.0, "clinical_trials": 0.6, "second_opinion": 0.5, "teleconsultation": 0.5,
+                  "diagnostics": 0.4, "international_office": 0.3, "training": 0.0},
+    "second_opinion": {"second_opinion": 1.0, "teleconsultation": 0.5, "diagnostics": 0.4, "treatment": 0.3,
+                       "international_office": 0.3, "clinical_trials": 0.2, "training": 0.0},
+    "teleconsultation": {"teleconsultation": 1.0, "second_opinion": 0.6, "international_office": 0.3,
+                         "treatment": 0.2, "diagnostics": 0.2, "clinical_trials": 0.1, "training": 0.0},
+    "training": {"training": 1.0},
+    "clinical_trials": {"clinical_trials": 1.0, "treatment": 0.5, "second_opinion": 0.3, "teleconsultation": 0.2},
+    "diagnostics": {"diagnostics": 1.0, "second_opinion": 0.6, "treatment": 0.3, "teleconsultation": 0.2},
+    "international_office": {"international_office": 1.0, "treatment": 0.3},
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the ranking needs to know of a query (from the understanding step)."""
+
+    concepts: Sequence  # ConceptMatch, best first
+    lang: str | None
+    service: str | None
+    age_group: str | None
+    place: str | None           # a city slug
+    rare: bool = False          # a recognised concept is a rare or paediatric cancer
+    text_max: float = 0.0       # best BM25F score among candidates, to scale ``text``
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rule: str
+    score: float | None                       # None: the rule had nothing to judge (skipped)
+    evidence: dict = field(default_factory=dict)
+
+
+def _is_general(code: str) -> bool:
+    return "-" in code and range_width(code) > GENERAL_RANGE_WIDTH
+
+
+def pathology(req: Request, doc: dict, centre: dict, text_score: float) -> Verdict:
+    """Exact concept (1.0) > parent or child concept (0.8) > general offer (0.3) > text only (0.2)."""
+    if not req.concepts:
+        return Verdict("pathology", None, {})
+    best = Verdict("pathology", 0.0, {})
+    offer_codes = [c for c in doc["icd10"] if not _is_general(c)]
+    offer_cats = set().union(*(categories(c) for c in offer_codes)) if offer_codes else set()
+    for rank, m in enumerate(req.concepts):
+        concept = m.concept
+        weight = 1.0 if rank == 0 else 0.9  # the first-named pathology leads
+        shared = offer_cats & concept.categories
+        if shared:
+            # same codes as written, or both at category level: exact; a subcategory on one side
+            # only (C22.0 asked, C22 offered, or the reverse): parent or child
+            offer_sub = any("." in c for c in offer_codes)
+            concept_sub = any("." in c for c in concept.icd10)
+            exact = bool(set(concept.icd10) & set(offer_codes)) or not (offer_sub or concept_sub)
+            score, how = (1.0, "exact") if exact else (0.8, "related")
+        elif any(concept.categories & categories(c) for c in doc["icd10"] if _is_general(c)):
+            score, how = 0.3, "general"
+        elif text_score > 0:
+            score, how = 0.2, "text"
+        else:
+            score, how = 0.0, "none"
+        score *= weight
+        if score > (best.score or 0):
+            best = Verdict("pathology", round(score, 4), {"match": how, "concept": concept.id,
+                                                          "codes": sorted(shared) or list(doc["icd10"])})
+    return best
+
+
+def service(req: Request, doc: dict, centre: dict, text_score: float) -> Verdict:
+    asked = req.service or "treatment"
+    fit = SERVICE_FIT.get(asked, {}).get(doc["service"], 0.0)
+    return Verdict("service", fit, {"asked": asked, "offered": doc["service"], "explicit": req.service is not None})
+
+
+def language(req: Request, doc: dict, centre: dict, text_score: float) -> Verdict:
+    """The service speaks the patient's language (1.0) > its office does (0.8) > English/French (0.4)."""
+    if not req.lang:
+        return Verdict("language", None, {})
+    if req.lang in doc["languages"]:
+        return Verdict("language", 1.0, {"match": "service", "language": req.lang})
+    if req.lang in centre["office_languages"]:
+        return Verdict("language", 0.8, {"match": "office", "language": req.lang})
+    common = [lg for lg in ("en", "fr") if lg in doc["languages"]]
+    if common:
+        return Verdict("language", 0.4, {"match": "fallback", "languages": common})
+    return Verdict("language", 0.0, {"match": "none"})
+
+
+def age(req: Request, doc: dict, centre: dict, text_score: float) -> Verdict:
+    groups = doc["age_groups"]
+    if req.age_group == "pediatric":
+        return Verdict("age", 1.0 if "pediatric" in groups else 0.0, {"asked": "pediatric", "groups": groups})
+    if "adult" in groups:
+        return Verdict("age", 1.0, {"asked": req.age_group or "adult", "groups": groups})
+    return Verdict("age", 0.2, {"asked": req.age_group or "adult", "groups": groups})
+
+
+def expertise(req: Request, doc: dict, centre: dict, text_score: float) -> Verdict:
+    """Reference-network membership counts for rare and paediatric cancers only."""
+    if not req.rare:
+        return Verdict("expertise", None, {})
+    nets = sorted(n for n in doc["networks"] if n in REFERENCE_NETWORKS or n.upper() in REFERENCE_NETWORKS)
+    return Verdict("expertise", 1.0 if nets else 0.0, {"networks": nets})
+
+
+def place(req: Request, doc: dict, centre: dict, text_score: float) -> Verdict:
+    if not req.place:
+        return Verdict("place", None, {})
+    return Verdict("place", 1.0 if centre.get("city_slug") == req.place else 0.0,
+                   {"asked": req.place, "city": centre["city"]})
+
+
+def text(req: Request, doc: dict, centre: dict, text_score: float) -> Verdict:
+    if req.text_max <= 0:
+        return Verdict("text", None, {})
+    return Verdict("text", round(min(1.0, text_score / req.text_max), 4), {"bm25f": round(text_score, 4)})
+
+
+RULES = (pathology, service, language, age, expertise, place, text)
+
+
+def judge(req: Request, doc: dict, centre: dict, text_score: float) -> tuple[float, list[Verdict]]:
+    """All rules in order; the final score is the weighted mean of those that ran."""
+    verdicts = [rule(req, doc, centre, text_score) for rule in RULES]
+    ran = [v for v in verdicts if v.score is not None]
+    weights = weights_for(req)
+    total_w = sum(weights[v.rule] for v in ran)
+    score = sum(weights[v.rule] * v.score for v in ran) / total_w if total_w else 0.0
+    return round(score, 4), verdicts
+
+
+def weights_for(req: Request) -> dict[str, float]:
+    if req.service is None:
+        return WEIGHTS
+    return {**WEIGHTS, "service": EXPLICIT_SERVICE_WEIGHT}
+
+
+def allowed(req: Request, doc: dict, verdicts: list[Verdict]) -> bool:
+    """Hard constraints: adult-only care is not offered for a child; training only when asked;
+    when a pathology was recognised, an offer must cover it (or be a general offer that does)."""
+    if req.concepts and not verdicts[0].score:
+        return False
+    if req.age_group == "pediatric" and "pediatric" not in doc["age_groups"]:
+        return False
+    if doc["service"] == "training" and req.service != "training":
+        return False
+    return True
