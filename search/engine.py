@@ -21,7 +21,8 @@ from whoosh.query import Or, Term
 
 from . import explain, ranking
 from .errors import IndexCorrupt, QueryError, UsageError
-from .icd10 import categories, range_width
+from .icd10 import range_width
+from .ranking import categories
 from .indexer import read_manifest, resolve_snapshot, slug
 from .intent import Intent, detect_intent, known_words as cue_words
 from .langid import LanguageGuess, identify
@@ -29,7 +30,7 @@ from .locales import country_languages, normalize_country, normalize_lang
 from .paths import DEFAULT_INDEX
 from .matcher import ConceptMatch, ConceptMatcher, MatchResult
 from .terminology import Terminology, default_terminology
-from .textnorm import clean
+from .textnorm import clean, fold
 
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 50
@@ -78,7 +79,10 @@ class _Snapshot:
         for c in self.centres.values():
             c["city_slug"] = slug(c["city"])
         self.regions_by_city = {c["city_slug"]: c.get("region", "") for c in self.centres.values()}
-        self.text_fields = [f for f in self.ix.schema.names() if f.startswith("text_")]
+        self.schema = self.ix.schema  # FileIndex.schema re-reads the TOC from disk on each access
+        self.text_fields = [f for f in self.schema.names() if f.startswith("text_")]
+        self.analyzers = {f: self.schema[f].analyzer for f in self.text_fields}
+        self.stop_terms: dict[str, frozenset[str]] = {}
         self._local = threading.local()
         self.cache: OrderedDict = OrderedDict()
         self.cache_lock = threading.Lock()
@@ -158,7 +162,10 @@ class Engine:
             prior = [lg for lg in country_languages(country_code)]
             if prior:
                 guess = LanguageGuess(prior[0], 0.3, "country")
-        intent = detect_intent(match.tokens)
+        # words inside a pathology's name are not cues: "أطفال الأنابيب" (IVF) or "Kinderwunsch"
+        # name no child; a condition of children says so through its concept's flags
+        keys = [None if i in match.covered else fold(t.text, t.script) for i, t in enumerate(match.tokens)]
+        intent = detect_intent(match.tokens, ["\0" if k is None else k for k in keys])
         age = age_group or intent.age_group
         if age is None and any("pediatric" in m.concept.flags for m in match.matches):
             age = "pediatric"
@@ -229,14 +236,16 @@ class Engine:
         text_scores = self._text_scores(snap, searcher, u, candidates if concepts else None)
         if not concepts:
             candidates = set(text_scores)
+            # no pathology named: what was asked for (a service, a child's care) brings its offers
             if u.service and u.service in SERVICES:
                 candidates |= set(searcher.docs_for_query(Term("service", u.service)))
-            elif u.age_group == "pediatric" and not candidates:
+            if u.age_group == "pediatric":
                 candidates |= set(searcher.docs_for_query(Term("age", "pediatric")))
 
         rare = any(m.concept.flags & {"rare", "pediatric"} for m in concepts)
         req = ranking.Request(concepts=concepts, lang=u.language.code, service=u.service,
-                              age_group=u.age_group, place=u.place, rare=rare,
+                              age_group=u.age_group, place=u.place,
+                              place_region=snap.regions_by_city.get(u.place or "", ""), rare=rare,
                               text_max=max(text_scores.values(), default=0.0))
         scored = []
         for docnum in candidates:
@@ -304,8 +313,8 @@ class Engine:
             lg = fname[5:]
             phrase = " ".join(words)
             labels = [self.terminology.label(m.concept, lg) for m in u.concepts[:2]]
-            analyzer = snap.ix.schema[fname].analyzer
-            terms = {tok.text for tok in analyzer(" ".join([phrase, *labels]))}
+            analyzer = snap.analyzers[fname]
+            terms = {tok.text for tok in analyzer(" ".join([phrase, *labels]))} - self._stop_terms(snap, fname)
             queries.extend(Term(fname, t) for t in sorted(terms))
         if not queries:
             return {}
@@ -313,6 +322,18 @@ class Engine:
         limit = None if restrict is not None else TEXT_FALLBACK_LIMIT
         results = searcher.search(q, filter=restrict, limit=limit, terms=False)
         return {hit.docnum: hit.score for hit in results}
+
+    def _stop_terms(self, snap: _Snapshot, fname: str) -> frozenset[str]:
+        """Domain stop words of a text field: the cancer and tumour head words of every language
+        ("cancer", "tumeur", "Krebs"...), which carry no signal once candidates share a concept
+        and would make Whoosh score nearly every offer."""
+        cached = snap.stop_terms.get(fname)
+        if cached is None:
+            heads = " ".join(h.text for entries in self.terminology.heads._phrases.values() for h in entries)
+            extra = "malignant maligne maligno maligna bösartig neoplasm néoplasie tumor tumour treatment traitement"
+            cached = frozenset(tok.text for tok in snap.analyzers[fname](f"{heads} {extra}"))
+            snap.stop_terms[fname] = cached
+        return cached
 
     # --- concepts --------------------------------------------------------------------------
 

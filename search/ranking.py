@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from .icd10 import categories, range_width
+from .icd10 import categories as _categories, range_width
 
 GENERAL_RANGE_WIDTH = 15
 WEIGHTS: dict[str, float] = {
@@ -21,6 +22,9 @@ WEIGHTS: dict[str, float] = {
 # first: its weight rises so that a matching service for a general offer outranks another service
 # for the exact pathology.
 EXPLICIT_SERVICE_WEIGHT = 0.45
+# With no pathology recognised, the words themselves are the evidence: ``text`` takes the
+# weight that ``pathology`` would have had.
+TEXT_ONLY_WEIGHT = 0.40
 RULE_ORDER = tuple(WEIGHTS)
 REFERENCE_NETWORKS = frozenset({"EURACAN", "NETSARC", "PAEDCAN", "RENATEN", "EuroBloodNet", "ERN-EuroBloodNet",
                                 "ERN GENTURIS", "GENTURIS", "ERN-EYE", "ERN EYE", "TENGpaC", "RARECAN",
@@ -50,6 +54,7 @@ class Request:
     service: str | None
     age_group: str | None
     place: str | None           # a city slug
+    place_region: str = ""      # that city's region, where a centre of the corpus stands in it
     rare: bool = False          # a recognised concept is a rare or paediatric cancer
     text_max: float = 0.0       # best BM25F score among candidates, to scale ``text``
 
@@ -61,8 +66,23 @@ class Verdict:
     evidence: dict = field(default_factory=dict)
 
 
+@lru_cache(maxsize=65536)
+def categories(code: str) -> frozenset[str]:
+    return frozenset(_categories(code))
+
+
+@lru_cache(maxsize=65536)
 def _is_general(code: str) -> bool:
     return "-" in code and range_width(code) > GENERAL_RANGE_WIDTH
+
+
+@lru_cache(maxsize=65536)
+def _offer_codes(codes: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str], frozenset[str], bool]:
+    """(specific codes, their categories, categories of general ranges, any subcategory)."""
+    specific = tuple(c for c in codes if not _is_general(c))
+    cats = frozenset().union(*(categories(c) for c in specific))
+    general = frozenset().union(*(categories(c) for c in codes if _is_general(c)))
+    return specific, cats, general, any("." in c for c in specific)
 
 
 def pathology(req: Request, doc: dict, centre: dict, text_score: float) -> Verdict:
@@ -70,20 +90,19 @@ def pathology(req: Request, doc: dict, centre: dict, text_score: float) -> Verdi
     if not req.concepts:
         return Verdict("pathology", None, {})
     best = Verdict("pathology", 0.0, {})
-    offer_codes = [c for c in doc["icd10"] if not _is_general(c)]
-    offer_cats = set().union(*(categories(c) for c in offer_codes)) if offer_codes else set()
+    offer_codes, offer_cats, general_cats, offer_sub = _offer_codes(tuple(doc["icd10"]))
     for rank, m in enumerate(req.concepts):
         concept = m.concept
         weight = 1.0 if rank == 0 else 0.9  # the first-named pathology leads
-        shared = offer_cats & concept.categories
+        concept_cats = concept.categories
+        shared = offer_cats & concept_cats
         if shared:
             # same codes as written, or both at category level: exact; a subcategory on one side
             # only (C22.0 asked, C22 offered, or the reverse): parent or child
-            offer_sub = any("." in c for c in offer_codes)
             concept_sub = any("." in c for c in concept.icd10)
             exact = bool(set(concept.icd10) & set(offer_codes)) or not (offer_sub or concept_sub)
             score, how = (1.0, "exact") if exact else (0.8, "related")
-        elif any(concept.categories & categories(c) for c in doc["icd10"] if _is_general(c)):
+        elif concept_cats & general_cats:
             score, how = 0.3, "general"
         elif text_score > 0:
             score, how = 0.2, "text"
@@ -134,10 +153,14 @@ def expertise(req: Request, doc: dict, centre: dict, text_score: float) -> Verdi
 
 
 def place(req: Request, doc: dict, centre: dict, text_score: float) -> Verdict:
+    """The requested city (1.0), another city of the same region (0.6: Villejuif for Paris)."""
     if not req.place:
         return Verdict("place", None, {})
-    return Verdict("place", 1.0 if centre.get("city_slug") == req.place else 0.0,
-                   {"asked": req.place, "city": centre["city"]})
+    if centre.get("city_slug") == req.place:
+        return Verdict("place", 1.0, {"asked": req.place, "city": centre["city"], "match": "city"})
+    if req.place_region and centre.get("region") == req.place_region:
+        return Verdict("place", 0.6, {"asked": req.place, "city": centre["city"], "match": "region"})
+    return Verdict("place", 0.0, {"asked": req.place, "city": centre["city"]})
 
 
 def text(req: Request, doc: dict, centre: dict, text_score: float) -> Verdict:
@@ -160,9 +183,12 @@ def judge(req: Request, doc: dict, centre: dict, text_score: float) -> tuple[flo
 
 
 def weights_for(req: Request) -> dict[str, float]:
-    if req.service is None:
-        return WEIGHTS
-    return {**WEIGHTS, "service": EXPLICIT_SERVICE_WEIGHT}
+    weights = dict(WEIGHTS)
+    if req.service is not None:
+        weights["service"] = EXPLICIT_SERVICE_WEIGHT
+    if not req.concepts:
+        weights["text"] = TEXT_ONLY_WEIGHT
+    return weights
 
 
 def allowed(req: Request, doc: dict, verdicts: list[Verdict]) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from .errors import TerminologyError
@@ -35,7 +35,7 @@ class Concept:
     labels: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     curated: bool = True
 
-    @property
+    @cached_property
     def categories(self) -> frozenset[str]:
         return frozenset().union(*(categories(c) for c in self.icd10))
 
