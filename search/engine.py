@@ -258,6 +258,10 @@ class Engine:
                 continue
             scored.append((-score, doc["offer_id"], doc, centre, verdicts, score))
         scored.sort(key=lambda r: (r[0], r[1]))
+        if concepts:
+            specific = {r[3]["id"] for r in scored if r[4][0].evidence.get("match") in ("exact", "related")}
+            if len(specific) >= ranking.MIN_SPECIFIC_CENTRES:
+                scored = [r for r in scored if r[4][0].evidence.get("match") in ("exact", "related")]
         weights = ranking.weights_for(req)
 
         label = self.terminology.label(concepts[0].concept, out_lang) if concepts else ""

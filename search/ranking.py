@@ -14,6 +14,9 @@ from functools import lru_cache
 from .icd10 import categories as _categories, range_width
 
 GENERAL_RANGE_WIDTH = 15
+# General offers ("all cancers") fill the page only when fewer centres than this have an offer
+# for the pathology itself.
+MIN_SPECIFIC_CENTRES = 3
 WEIGHTS: dict[str, float] = {
     "pathology": 0.40, "service": 0.20, "language": 0.12, "age": 0.10,
     "expertise": 0.06, "place": 0.07, "text": 0.05,
@@ -86,7 +89,8 @@ def _offer_codes(codes: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str
 
 
 def pathology(req: Request, doc: dict, centre: dict, text_score: float) -> Verdict:
-    """Exact concept (1.0) > parent or child concept (0.8) > general offer (0.3) > text only (0.2)."""
+    """Exact concept (1.0) > parent or child concept (0.8) > general offer (0.3) > text only (0.2,
+    for offers that name no pathology). An offer coded for other pathologies scores 0."""
     if not req.concepts:
         return Verdict("pathology", None, {})
     best = Verdict("pathology", 0.0, {})
@@ -102,9 +106,12 @@ def pathology(req: Request, doc: dict, centre: dict, text_score: float) -> Verdi
             concept_sub = any("." in c for c in concept.icd10)
             exact = bool(set(concept.icd10) & set(offer_codes)) or not (offer_sub or concept_sub)
             score, how = (1.0, "exact") if exact else (0.8, "related")
+            # a team dedicated to this pathology before one that covers thirty others
+            score -= 0.1 * min(1.0, max(0, len(offer_cats) - 3) / 30)
         elif concept_cats & general_cats:
             score, how = 0.3, "general"
-        elif text_score > 0:
+        elif text_score > 0 and not doc["icd10"]:
+            # an offer with no pathology of its own (an international office) whose words match
             score, how = 0.2, "text"
         else:
             score, how = 0.0, "none"
