@@ -45,6 +45,7 @@ def language_name(code: str, in_lang: str | None) -> str:
         return Locale("en").languages.get(code) or code
 
 
+@lru_cache(maxsize=4096)
 def names_list(codes: tuple[str, ...], in_lang: str | None) -> str:
     names = [language_name(c, in_lang) for c in codes]
     try:
