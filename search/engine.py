@@ -19,7 +19,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.reading import TermNotFound
 
-from . import explain, ranking
+from . import explain, langid, ranking
 from .errors import IndexCorrupt, QueryError, UsageError
 from .icd10 import range_width
 from .ranking import categories
@@ -128,6 +128,9 @@ class Engine:
         """Open the snapshot ``path`` points at (default ``indexes/default``), checking its digests."""
         index_path = Path(path) if path else DEFAULT_INDEX
         snapshot = _Snapshot(resolve_snapshot(index_path), verify)
+        # the snapshot's uncompressed language model, else py3langid's own (slower) in the background
+        if not langid.load_short_model(snapshot.path / "langid.pickle"):
+            langid.warm_up(background=True)
         if terminology is None:
             # the snapshot's compiled terminology when the data files have not changed since
             terminology = Terminology.load_compiled(snapshot.path / "terminology.pickle") or default_terminology()
@@ -174,15 +177,18 @@ class Engine:
             if country_code is None:
                 raise UsageError(f"country: unknown country {country!r} (use an ISO 3166 code such as 'MA')")
         match = self.matcher.match(text)
-        guess = identify(match.text, declared=declared, lexicon=match.languages or None)
-        if guess.code is None and country_code:
-            prior = [lg for lg in country_languages(country_code)]
-            if prior:
-                guess = LanguageGuess(prior[0], 0.3, "country")
         # words inside a pathology's name are not cues: "أطفال الأنابيب" (IVF) or "Kinderwunsch"
         # name no child; a condition of children says so through its concept's flags
         keys = [None if i in match.covered else fold(t.text, t.script) for i, t in enumerate(match.tokens)]
         intent = detect_intent(match.tokens, ["\0" if k is None else k for k in keys])
+        evidence = dict(match.languages)
+        for lang, weight in intent.languages().items():  # cue words are evidence of language too
+            evidence[lang] = evidence.get(lang, 0.0) + weight
+        guess = identify(match.text, declared=declared, lexicon=evidence or None)
+        if guess.code is None and country_code:
+            prior = [lg for lg in country_languages(country_code)]
+            if prior:
+                guess = LanguageGuess(prior[0], 0.3, "country")
         age = age_group or intent.age_group
         if age is None and any("pediatric" in m.concept.flags for m in match.matches):
             age = "pediatric"

@@ -25,6 +25,7 @@ from . import __version__
 from .corpus import SCHEMA_VERSION, Corpus, Offer, load_corpus
 from .errors import CarematchError, IndexCorrupt, IndexMissing
 from .icd10 import Backbone, categories, range_width
+from . import langid
 from .analysis import analyzer_for, describe as describe_analysis
 
 MANIFEST = "manifest.json"
@@ -190,6 +191,7 @@ def build_index(corpus_paths: Iterable[str | Path], index_path: str | Path,
                 progress(n, total)
         writer.commit()
         terminology.save(tmp / "terminology.pickle")
+        langid.save_short_model(tmp / "langid.pickle")
         (tmp / "centres.json").write_text(json.dumps(_centre_data(corpus), ensure_ascii=False, sort_keys=True),
                                           encoding="utf-8")
         files = _digest_files(tmp)
