@@ -106,7 +106,10 @@ class Terminology:
     def _compile_fuzzy(self) -> None:
         """The typo-correction index over the vocabulary, and what each one-word alias names
         (to accept a typo tie between two inflections of one concept: "лимфома"/"лимфомы")."""
-        self.fuzzy = FuzzyVocabulary(w for w in self.vocabulary() if len(w) >= 4 and w.isalpha())
+        # organ words alone are not typo targets: they are short common nouns ("μήτρα", uterus, is
+        # one letter from "μητέρα", mother); a misspelt organ is still found inside an alias
+        targets = {k for index in (self.aliases, self.heads) for keys in index._phrases for k in keys}
+        self.fuzzy = FuzzyVocabulary(w for w in targets if len(w) >= 4 and w.isalpha())
         meanings: dict[str, set[str]] = {}
         for index in (self.aliases, self.sites):
             for keys, entries in index._phrases.items():
