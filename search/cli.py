@@ -16,6 +16,17 @@ from .paths import DEFAULT_CORPUS, DEFAULT_INDEX
 
 
 
+# Characters that str.splitlines() and some readers take for line breaks although JSON does not:
+# escaped so that one object is always one line.
+# (json.dumps already escapes the C0 controls.)
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def json_line(obj) -> str:
+    """One JSON object on exactly one line (UTF-8 kept readable)."""
+    return json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKS)
+
+
 def _engine(args):
     from .engine import Engine
     return Engine.open(args.index)
@@ -128,13 +139,13 @@ def cmd_search(args) -> int:
                 except CarematchError as e:
                     failures += 1
                     out = {"query": query, "error": {"code": e.code, "message": e.message, "line": lineno}}
-                sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+                sys.stdout.write(json_line(out) + "\n")
         return 1 if failures and args.strict else 0
     out = engine.search(" ".join(args.query), **opts)
     if args.format == "text":
         _print_text(out)
     else:
-        print(json.dumps(out, ensure_ascii=False, indent=None if args.format == "jsonl" else 2))
+        print(json_line(out) if args.format == "jsonl" else json.dumps(out, ensure_ascii=False, indent=2))
     return 0
 
 

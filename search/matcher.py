@@ -54,6 +54,19 @@ class MatchResult:
     corrected: dict[int, str] = field(default_factory=dict)    # token index -> corrected key
 
 
+def _tones_agree(alias: Alias, tokens: list[Token]) -> bool:
+    """Vietnamese tone marks tell words apart ("môi", lip; "mới", new; "gan", liver; "gần",
+    near): a word the patient wrote with marks must be the alias's word exactly; a word typed
+    without marks matches on its folded letters."""
+    if alias.lang != "vi":
+        return True
+    typed = [t.text.casefold() for t in tokens]
+    if all(w.isascii() for w in typed):
+        return True
+    written = [t.text.casefold() for t in tokenize(clean(alias.text))]
+    return len(written) == len(typed) and all(t.isascii() or t == w for t, w in zip(typed, written))
+
+
 class ConceptMatcher:
     """Compiled once from a :class:`Terminology`; ``match(text)`` is pure and thread-safe."""
 
@@ -86,7 +99,8 @@ class ConceptMatcher:
         # 2. typo correction of unknown words
         for i, (tok, key) in enumerate(zip(tokens, keys)):
             if (i not in result.covered and len(key) >= 5 and tok.script in FUZZY_SCRIPTS
-                    and key not in self.known and not key.isdigit()):
+                    and key not in self.known and not key.isdigit()
+                    and not (tok.script == "latin" and self._split_compound(key))):  # compounds first
                 fixed = self.fuzzy.correct(key, self._one_meaning)
                 if fixed is not None:
                     keys[i] = fixed
@@ -134,7 +148,10 @@ class ConceptMatcher:
                 near = [hs for hs in head_spans if self._near(tokens, hit, hs)]
                 if not near:
                     continue
-                site = min(hit.payload, key=lambda a: (KIND_RANK.get(a.kind, 9), a.lang))
+                sites = [a for a in hit.payload if _tones_agree(a, tokens[hit.start:hit.end])]
+                if not sites:
+                    continue
+                site = min(sites, key=lambda a: (KIND_RANK.get(a.kind, 9), a.lang))
                 head = near[0]
                 concept = self.term.concepts[site.concept]
                 lo, hi = min(hit.start, head[0]), max(hit.end, head[1])
@@ -166,6 +183,8 @@ class ConceptMatcher:
                 typed = "".join(t.text for t in tokens[hit.start:hit.end])
                 if not typed.isupper():
                     continue
+            if not _tones_agree(a, tokens[hit.start:hit.end]):
+                continue
             usable.append(a)
         return usable[0] if usable else None
 

@@ -104,3 +104,17 @@ def test_fuzzing_never_raises(text):
     assert time.perf_counter() - t0 < 1.0
     for c in result.matches:
         assert 0 <= c.span[0] <= c.span[1] <= len(result.text)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("ung thư môi", {"C00"}),       # lip
+    ("ung thư mới", set()),         # "new cancer": mới is not môi
+    ("bệnh viện ung thư gần tôi", set()),  # "near me": gần is not gan (liver)
+    ("ung thu gan", {"C22"}),        # typed without marks: folded letters match
+])
+def test_vietnamese_tone_marks_tell_words_apart(matcher, text, expected):
+    assert cats(matcher, text) == expected
+
+
+def test_greek_mother_is_not_uterus(matcher):
+    assert cats(matcher, "η μητέρα μου έχει καρκίνο του πνεύμονα") == {"C34"}
