@@ -128,6 +128,9 @@ class ElisionFilter(Filter):
         return (other.__class__ is self.__class__ and self.articles == other.articles
                 and self.suffixes == other.suffixes and self.any_suffix == other.any_suffix)
 
+    def __hash__(self):
+        return hash((self.__class__.__name__, self.articles, self.suffixes, self.any_suffix))
+
     def __call__(self, tokens):
         articles, suffixes, any_suffix = self.articles, self.suffixes, self.any_suffix
         for t in tokens:
@@ -144,6 +147,9 @@ class FoldFilter(Filter):
     def __eq__(self, other):
         return other.__class__ is self.__class__
 
+    def __hash__(self):
+        return hash(self.__class__.__name__)
+
     def __call__(self, tokens):
         for t in tokens:
             key = fold(t.text)
@@ -157,6 +163,9 @@ class LowerFilter(Filter):
 
     def __eq__(self, other):
         return other.__class__ is self.__class__
+
+    def __hash__(self):
+        return hash(self.__class__.__name__)
 
     def __call__(self, tokens):
         for t in tokens:
@@ -173,6 +182,9 @@ class StopFilter(Filter):
 
     def __eq__(self, other):
         return other.__class__ is self.__class__ and self.stops == other.stops
+
+    def __hash__(self):
+        return hash((self.__class__.__name__, self.stops))
 
     def __call__(self, tokens):
         stops = self.stops
@@ -202,6 +214,9 @@ class SnowballStem(Filter):
 
     def __eq__(self, other):
         return other.__class__ is self.__class__ and self.algorithm == other.algorithm
+
+    def __hash__(self):
+        return hash((self.__class__.__name__, self.algorithm))
 
     def __getstate__(self):
         return {"algorithm": self.algorithm}

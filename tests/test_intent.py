@@ -165,6 +165,21 @@ def test_place(query, place):
     assert detect_intent_text(query).place == place
 
 
+@pytest.mark.parametrize("query", [
+    "cancer du sein avec métastases à distance",   # distant metastases, not a remote consultation
+    "cáncer de mama con metástasis a distancia",
+    "乳がん 遠隔転移",
+    "유방암 원격 전이",
+])
+def test_distant_metastases_are_not_teleconsultation(query):
+    assert detect_intent_text(query).service is None
+
+
+def test_reviews_of_a_hospital_are_not_a_second_opinion():
+    assert detect_intent_text("szpital onkologiczny opinie").service is None   # Polish "reviews"
+    assert detect_intent_text("drugą opinię rak piersi").service == "second_opinion"
+
+
 def test_first_place_named_wins():
     assert detect_intent_text("Lyon ou Paris").place == "lyon"
 

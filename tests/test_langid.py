@@ -152,6 +152,16 @@ def test_identify_long_uses_langdetect_for_longer_texts(lang):
     assert guess.confidence >= 0.5
 
 
+def test_background_warm_up_then_identify():
+    from search.langid import warm_up
+
+    thread = warm_up(background=True)
+    assert identify("cancer du sein triple négatif").code == "fr"   # waits for the same load
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert warm_up() is None
+
+
 def test_identify_long_hands_short_texts_to_identify():
     assert identify_long("cancer du sein") == identify("cancer du sein")
     assert identify_long("texte", declared="fr").source == "declared"
