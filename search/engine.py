@@ -72,6 +72,7 @@ class _Snapshot:
                 for docnum, stored in s.iter_docs():
                     self.docs[docnum] = json.loads(stored["doc"])
                     self.docs[docnum]["_docnum"] = docnum
+                    self.docs[docnum]["_codes"] = tuple(self.docs[docnum]["icd10"])
         except IndexCorrupt:
             raise
         except Exception as e:  # whoosh raises many kinds on damaged files
@@ -131,6 +132,7 @@ class Engine:
         # the snapshot's uncompressed language model, else py3langid's own (slower) in the background
         if not langid.load_short_model(snapshot.path / "langid.pickle"):
             langid.warm_up(background=True)
+        _warm_locales_in_background(snapshot)
         if terminology is None:
             # the snapshot's compiled terminology when the data files have not changed since
             terminology = Terminology.load_compiled(snapshot.path / "terminology.pickle") or default_terminology()
@@ -267,7 +269,7 @@ class Engine:
         else:
             # no pathology named: the words, and what was asked for (a service, a child's care)
             extra: set[int] = set()
-            if u.service and u.service in SERVICES:
+            if u.service and u.service != "treatment":  # treatment is most offers: no filter
                 extra |= snap.postings("service", u.service)
             if u.age_group == "pediatric":
                 extra |= snap.postings("age", "pediatric")
@@ -381,6 +383,20 @@ class Engine:
             "parents": bb.ancestors(first) if bb.exists(first) else [],
             "children": bb.children(first) if bb.exists(first) else [],
         }
+
+
+def _warm_locales_in_background(snap: _Snapshot) -> None:
+    """Load Babel's locale data for the reasons' language names (a first query in a new
+    language would otherwise pay ~10 ms per locale) without making the engine wait."""
+    codes = sorted({lg for doc in snap.docs if doc for lg in doc["languages"]}
+                   | {lg for c in snap.centres.values() for lg in c["office_languages"]})
+
+    def load() -> None:
+        for reader in langid.SUPPORTED:
+            for code in codes:
+                explain.language_name(code, reader)
+
+    threading.Thread(target=load, name="locale-warm-up", daemon=True).start()
 
 
 def _bm25f(searcher, terms: list[tuple[str, str]], restrict: frozenset[int] | None, limit: int) -> dict[int, float]:

@@ -8,8 +8,9 @@ Ties break on ``(-score, offer_id)``. A child's request never gets adult-only ca
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from .icd10 import categories as _categories, range_width
 
@@ -62,11 +63,12 @@ class Request:
     text_max: float = 0.0       # best BM25F score among candidates, to scale ``text``
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
+    """One rule's judgment (a named tuple: thousands are made per query)."""
+
     rule: str
-    score: float | None                       # None: the rule had nothing to judge (skipped)
-    evidence: dict = field(default_factory=dict)
+    score: float | None     # None: the rule had nothing to judge (skipped)
+    evidence: dict
 
 
 @lru_cache(maxsize=65536)
@@ -93,10 +95,16 @@ def pathology(req: Request, doc: dict, centre: dict, text_score: float) -> Verdi
     for offers that name no pathology). An offer coded for other pathologies scores 0."""
     if not req.concepts:
         return Verdict("pathology", None, {})
+    codes = doc.get("_codes") or tuple(doc["icd10"])
+    return _pathology(tuple(m.concept for m in req.concepts), codes, text_score > 0 and not codes)
+
+
+@lru_cache(maxsize=65536)
+def _pathology(concepts: tuple, codes: tuple[str, ...], words_only: bool) -> Verdict:
+    """The pathology verdict for the concepts asked and an offer's codes (many offers share them)."""
     best = Verdict("pathology", 0.0, {})
-    offer_codes, offer_cats, general_cats, offer_sub = _offer_codes(tuple(doc["icd10"]))
-    for rank, m in enumerate(req.concepts):
-        concept = m.concept
+    offer_codes, offer_cats, general_cats, offer_sub = _offer_codes(codes)
+    for rank, concept in enumerate(concepts):
         weight = 1.0 if rank == 0 else 0.9  # the first-named pathology leads
         concept_cats = concept.categories
         shared = offer_cats & concept_cats
@@ -110,7 +118,7 @@ def pathology(req: Request, doc: dict, centre: dict, text_score: float) -> Verdi
             score -= 0.1 * min(1.0, max(0, len(offer_cats) - 3) / 30)
         elif concept_cats & general_cats:
             score, how = 0.3, "general"
-        elif text_score > 0 and not doc["icd10"]:
+        elif words_only:
             # an offer with no pathology of its own (an international office) whose words match
             score, how = 0.2, "text"
         else:
@@ -118,7 +126,7 @@ def pathology(req: Request, doc: dict, centre: dict, text_score: float) -> Verdi
         score *= weight
         if score > (best.score or 0):
             best = Verdict("pathology", round(score, 4), {"match": how, "concept": concept.id,
-                                                          "codes": sorted(shared) or list(doc["icd10"])})
+                                                          "codes": sorted(shared) or list(codes)})
     return best
 
 
