@@ -36,6 +36,7 @@ MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 50
 CACHE_SIZE = 2048
 TEXT_FALLBACK_LIMIT = 200
+PRUNE_ABOVE = 150  # candidates beyond which offers that cannot reach the page are dropped first
 SERVICES = ranking.SERVICE_FIT.keys()
 AGE_GROUPS = ("adult", "pediatric")
 
@@ -259,13 +260,13 @@ class Engine:
                         terms.update(categories(code))
                     if "." in code:
                         terms.add(code.split(".")[0])
-            scored = self._score(snap, searcher, u, req, snap.postings("codes", *terms))
+            scored = self._score(snap, searcher, u, req, snap.postings("codes", *terms), limit=limit)
             specific = [r for r in scored if r[4][0].evidence.get("match") in ("exact", "related")]
             if len({r[3]["id"] for r in specific}) >= ranking.MIN_SPECIFIC_CENTRES:
                 scored = specific
             else:  # too few teams for this pathology itself: general offers ("all cancers") help
                 seen = {r[2]["_docnum"] for r in scored}
-                scored += self._score(snap, searcher, u, req, snap.postings("codes", "general") - seen)
+                scored += self._score(snap, searcher, u, req, snap.postings("codes", "general") - seen, limit=limit)
         else:
             # no pathology named: the words, and what was asked for (a service, a child's care)
             extra: set[int] = set()
@@ -273,7 +274,7 @@ class Engine:
                 extra |= snap.postings("service", u.service)
             if u.age_group == "pediatric":
                 extra |= snap.postings("age", "pediatric")
-            scored = self._score(snap, searcher, u, req, None, extra)
+            scored = self._score(snap, searcher, u, req, None, extra, limit=limit)
         scored.sort(key=lambda r: (r[0], r[1]))
         weights = ranking.weights_for(req)
 
@@ -315,14 +316,44 @@ class Engine:
             "index": {"digest": snap.digest},
         }
 
+    @staticmethod
+    def _prune(snap: _Snapshot, req: ranking.Request, candidates, limit: int) -> list[int]:
+        """Drop the offers that cannot reach the ``limit`` best centres: the best lowest bound of
+        each centre gives a threshold no pruned offer's highest bound reaches."""
+        bound = ranking.bounds(req)
+        kept: list[tuple[int, float]] = []
+        best_low: dict[str, float] = {}
+        for docnum in candidates:
+            doc = snap.docs[docnum]
+            if doc is None:
+                continue
+            b = bound(doc, snap.centres[doc["centre_id"]])
+            if b is None:
+                continue
+            kept.append((docnum, b[1]))
+            cid = doc["centre_id"]
+            if b[0] > best_low.get(cid, -1.0):
+                best_low[cid] = b[0]
+        lows = sorted(best_low.values(), reverse=True)
+        threshold = lows[limit - 1] if len(lows) >= limit else 0.0
+        return [d for d, high in kept if high >= threshold - 1e-9]
+
     def _score(self, snap: _Snapshot, searcher, u: Understanding, req: ranking.Request,
-               candidates: frozenset[int] | None, extra: frozenset[int] | set[int] = frozenset()) -> list[tuple]:
+               candidates: frozenset[int] | None, extra: frozenset[int] | set[int] = frozenset(),
+               limit: int = 10) -> list[tuple]:
         """Judge candidates (``None``: those the text finds, plus ``extra``); rows sort on
         ``(-score, offer_id)``."""
-        text_scores = self._text_scores(snap, searcher, u, candidates)
-        if candidates is None:
+        terms = self._text_terms(snap, u)
+        if candidates is None:  # no pathology: the words find the candidates
+            text_scores = _bm25f(searcher, terms, None, TEXT_FALLBACK_LIMIT) if terms else {}
             candidates = set(text_scores) | extra
+        else:
+            if len(candidates) > PRUNE_ABOVE:  # the text rule, not scored yet, is bounded at 1
+                candidates = self._prune(snap, replace(req, text_max=1.0 if terms else 0.0), candidates, limit)
+            text_scores = _bm25f(searcher, terms, frozenset(candidates), TEXT_FALLBACK_LIMIT) if terms else {}
         req = replace(req, text_max=max(text_scores.values(), default=0.0))
+        if len(candidates) > PRUNE_ABOVE:
+            candidates = self._prune(snap, req, candidates, limit)
         rows = []
         for docnum in candidates:
             doc = snap.docs[docnum]
@@ -334,11 +365,9 @@ class Engine:
                 rows.append((-score, doc["offer_id"], doc, centre, verdicts, score))
         return rows
 
-    def _text_scores(self, snap: _Snapshot, searcher, u: Understanding, restrict: frozenset[int] | None) -> dict[int, float]:
-        """BM25F over the per-language text fields, for words that are neither pathology nor cue,
-        plus the recognised concepts' labels in French, English and the patient's language."""
-        if restrict is not None and not restrict:
-            return {}
+    def _text_terms(self, snap: _Snapshot, u: Understanding) -> list[tuple[str, str]]:
+        """The text query, as (field, term) pairs: words that are neither pathology nor cue, plus
+        the recognised concepts' labels, in the patient's language, French and English fields."""
         cue_tokens = {i for ev in u.intent.evidence for i in range(ev.start, ev.end)}
         words = [t.text for i, t in enumerate(u.match.tokens)
                  if i not in u.match.covered and i not in cue_tokens and len(t.text) > 1 and not t.text.isdigit()]
@@ -352,9 +381,7 @@ class Engine:
             analyzer = snap.analyzers[fname]
             terms = {tok.text for tok in analyzer(" ".join([phrase, *labels]))} - self._stop_terms(snap, fname)
             queries.extend((fname, t) for t in sorted(terms))
-        if not queries:
-            return {}
-        return _bm25f(searcher, queries, restrict, TEXT_FALLBACK_LIMIT)
+        return queries
 
     def _stop_terms(self, snap: _Snapshot, fname: str) -> frozenset[str]:
         """Domain stop words of a text field: the cancer and tumour head words of every language

@@ -7,7 +7,7 @@ Ties break on ``(-score, offer_id)``. A child's request never gets adult-only ca
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -195,6 +195,36 @@ def judge(req: Request, doc: dict, centre: dict, text_score: float) -> tuple[flo
     total_w = sum(weights[v.rule] for v in ran)
     score = sum(weights[v.rule] * v.score for v in ran) / total_w if total_w else 0.0
     return round(score, 4), verdicts
+
+
+DECISIVE = (pathology, service, language, age, expertise, place)  # all but text: cheap
+
+
+def bounds(req: Request) -> "Callable[[dict, dict], tuple[float, float] | None]":
+    """For pruning large candidate sets safely: a function giving an offer's lowest and highest
+    possible final score from the decisive rules alone (the others counted at 0 and at 1), or
+    None when a hard constraint already excludes it. Exact top-k results are kept."""
+    weights = weights_for(req)
+    runs = {"language": req.lang is not None, "expertise": req.rare, "place": req.place is not None,
+            "text": req.text_max > 0, "pathology": bool(req.concepts), "service": True, "age": True}
+    total = sum(w for rule, w in weights.items() if runs[rule])
+    rest = (weights["text"] if runs["text"] else 0.0) / total
+    decisive = [(rule, weights[rule.__name__] / total) for rule in DECISIVE if runs[rule.__name__]]
+
+    def bound(doc: dict, centre: dict) -> tuple[float, float] | None:
+        if req.age_group == "pediatric" and "pediatric" not in doc["age_groups"]:
+            return None
+        if doc["service"] == "training" and req.service != "training":
+            return None
+        low = 0.0
+        for rule, w in decisive:
+            v = rule(req, doc, centre, 0.0)
+            if rule is pathology and not v.score and not (doc["_codes"] == () and req.text_max > 0):
+                return None
+            low += w * (v.score or 0.0)
+        return low, low + rest
+
+    return bound
 
 
 def weights_for(req: Request) -> dict[str, float]:
