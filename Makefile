@@ -55,3 +55,12 @@ bench-quick: $(STAMP)
 
 clean:
 	rm -rf $(VENV) indexes/default indexes/default.* .pytest_cache
+
+## messages: the web page's strings (Babel): extract them, update every catalog, compile the .mo files
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F search/server/babel.cfg -o search/server/locale/messages.pot \
+	  --project=carematch --version=0.1.0 --copyright-holder="carematch engineers" --sort-by-file --width=100 \
+	  search/server
+	$(BIN)/pybabel update -i search/server/locale/messages.pot -d search/server/locale -D messages \
+	  --ignore-obsolete --width=100
+	$(BIN)/pybabel compile -d search/server/locale -D messages --statistics
