@@ -19,7 +19,9 @@ from .paths import DEFAULT_CORPUS, DEFAULT_INDEX
 # Characters that str.splitlines() and some readers take for line breaks although JSON does not:
 # escaped so that one object is always one line.
 # (json.dumps already escapes the C0 controls.)
-_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+# Lone surrogates (possible in a decoded JSON string) cannot be written as UTF-8: escaped too.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029",
+                              **{cp: f"\\u{cp:04x}" for cp in range(0xD800, 0xE000)}})
 
 
 def json_line(obj) -> str:
@@ -129,17 +131,26 @@ def cmd_search(args) -> int:
     opts = {"lang": args.lang, "country": args.country, "service": args.service,
             "age_group": args.age_group, "limit": args.limit}
     if args.batch is not None:
-        stream = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")
+        try:
+            stream = sys.stdin.buffer if args.batch == "-" else open(args.batch, "rb")
+        except OSError as e:
+            raise CarematchError(f"--batch {args.batch}: cannot read ({e.strerror or e})") from e
         failures = 0
         with stream:
-            for lineno, line in enumerate(stream, 1):
-                query, own = _batch_line(line)
+            # bytes, split on \n only: one output line per input line, whatever the line holds
+            for lineno, raw in enumerate(stream, 1):
                 try:
+                    query, own = _batch_line(raw.decode("utf-8").removesuffix("\n").removesuffix("\r"))
                     out = engine.search(query, **{**opts, **own})
+                except UnicodeDecodeError as e:
+                    failures += 1
+                    out = {"query": None, "error": {"code": "bad_encoding", "line": lineno,
+                                                    "message": f"line {lineno}: not valid UTF-8 (byte {e.start + 1})"}}
                 except CarematchError as e:
                     failures += 1
                     out = {"query": query, "error": {"code": e.code, "message": e.message, "line": lineno}}
                 sys.stdout.write(json_line(out) + "\n")
+                sys.stdout.flush()
         return 1 if failures and args.strict else 0
     out = engine.search(" ".join(args.query), **opts)
     if args.format == "text":

@@ -138,14 +138,17 @@ def _fsync_dir(path: Path) -> None:
 
 def _clean_leftovers(parent: Path, name: str) -> None:
     """Remove temporary directories of builds that died, and snapshots beyond the newest kept."""
-    for tmp in parent.glob(f".{name}.tmp-*"):
+    for tmp in list(parent.glob(f".{name}.tmp-*")) + list(parent.glob(f".{name}.link-*")):
         try:
-            pid = int(tmp.name.rsplit("-", 2)[-2])
+            pid = int(tmp.name.rsplit("-", 1)[-1] if ".link-" in tmp.name else tmp.name.rsplit("-", 2)[-2])
             os.kill(pid, 0)
             continue  # that build is still running
         except (ValueError, IndexError, ProcessLookupError, PermissionError):
             pass
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.is_symlink() or tmp.is_file():
+            tmp.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     live = os.readlink(parent / name) if (parent / name).is_symlink() else None
     snaps = sorted((p for p in parent.glob(f"{name}.*") if p.is_dir() and not p.is_symlink()),
                    key=lambda p: p.name, reverse=True)
