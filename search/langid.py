@@ -140,6 +140,9 @@ def _short_model():
 
                 ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
                 ident.set_languages(SUPPORTED)
+                # set_languages keeps the full 97-language matrix (28 MB) in _full_model: replace it
+                # by the restricted one, so that it is freed (and never pickled into a snapshot)
+                ident._full_model = (ident.nb_ptc, ident.nb_pc, ident.nb_classes)
                 _py3langid = ident
     return _py3langid
 

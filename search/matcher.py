@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .fuzzy import FuzzyVocabulary
 from .icd10 import find_codes
 from .phrases import Hit
 from .terminology import Alias, Concept, Terminology
@@ -73,7 +72,6 @@ class ConceptMatcher:
     def __init__(self, terminology: Terminology, known_words: Iterable[str] = ()) -> None:
         self.term = terminology
         self.known = frozenset(terminology.vocabulary()) | frozenset(known_words)
-        self.fuzzy: FuzzyVocabulary = terminology.fuzzy
         self._word_concepts = terminology.word_concepts
         # single-token Latin heads, longest first, for splitting compounds ("...krebs", "...kanker")
         heads = {keys[0] for keys in terminology.heads._phrases if len(keys) == 1 and keys[0].isascii()}
@@ -101,7 +99,7 @@ class ConceptMatcher:
             if (i not in result.covered and len(key) >= 5 and tok.script in FUZZY_SCRIPTS
                     and key not in self.known and not key.isdigit()
                     and not (tok.script == "latin" and self._split_compound(key))):  # compounds first
-                fixed = self.fuzzy.correct(key, self._one_meaning)
+                fixed = self.term.fuzzy.correct(key, self._one_meaning)
                 if fixed is not None:
                     keys[i] = fixed
                     result.corrected[i] = fixed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -22,6 +23,7 @@ LANGUAGES = ("fr", "en", "es", "de", "it", "pt", "nl", "pl", "ro", "tr", "ru", "
 ALIAS_KINDS = ("pref", "lay", "clinical", "eponym", "misspelling", "abbr", "site")
 FLAGS = ("pediatric", "rare", "anysite")
 HEAD_KINDS = ("malignant", "tumour")
+_FUZZY_LOCK = threading.Lock()
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "corpus" / "terminology"
 
 
@@ -100,16 +102,29 @@ class Terminology:
         for cid, concept in list(term.concepts.items()):
             term.concepts[cid] = Concept(concept.id, concept.icd10, concept.flags, labels.get(cid, {}), True)
         term.digest = terminology_digest(root)
-        term._compile_fuzzy()
+        term._compile_meanings()
         return term
 
-    def _compile_fuzzy(self) -> None:
-        """The typo-correction index over the vocabulary, and what each one-word alias names
-        (to accept a typo tie between two inflections of one concept: "лимфома"/"лимфомы")."""
-        # organ words alone are not typo targets: they are short common nouns ("μήτρα", uterus, is
-        # one letter from "μητέρα", mother); a misspelt organ is still found inside an alias
-        targets = {k for index in (self.aliases, self.heads) for keys in index._phrases for k in keys}
-        self.fuzzy = FuzzyVocabulary(w for w in targets if len(w) >= 4 and w.isalpha())
+    @property
+    def fuzzy(self) -> FuzzyVocabulary:
+        """The typo-correction index over the vocabulary: built on first use (~0.3 s) and never
+        pickled (it would triple the compiled terminology's size and load time)."""
+        fuzzy = self.__dict__.get("_fuzzy")
+        if fuzzy is None:
+            with _FUZZY_LOCK:
+                fuzzy = self.__dict__.get("_fuzzy")
+                if fuzzy is None:
+                    # organ words alone are not typo targets: they are short common nouns
+                    # ("μήτρα", uterus, is one letter from "μητέρα", mother); a misspelt organ is
+                    # still found inside an alias
+                    targets = {k for index in (self.aliases, self.heads) for keys in index._phrases for k in keys}
+                    fuzzy = FuzzyVocabulary(w for w in targets if len(w) >= 4 and w.isalpha())
+                    self.__dict__["_fuzzy"] = fuzzy
+        return fuzzy
+
+    def _compile_meanings(self) -> None:
+        """What each one-word alias names, to accept a typo tie between two inflections of one
+        concept ("лимфома"/"лимфомы") or between head words ("cancer"/"cancro")."""
         meanings: dict[str, set[str]] = {}
         for index in (self.aliases, self.sites):
             for keys, entries in index._phrases.items():
