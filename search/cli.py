@@ -329,6 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 1
+    except OSError as e:  # disk full, read-only directory, missing file: say what, no traceback
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"carematch: error: {e.strerror or e}{where}; nothing was changed", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -138,7 +138,7 @@ class _TomlLines:
         self.tables: dict[tuple[str, int], dict[str, int]] = {("", 0): {}}
         counts: dict[str, int] = {}
         table, sub = ("", 0), ""
-        for no, line in enumerate(text.splitlines(), 1):
+        for no, line in enumerate(text.split("\n"), 1):  # JSON and TOML break lines on \n only
             m = self.HEADER.match(line)
             if m:
                 name = m.group(2).replace('"', "").replace(" ", "")
@@ -204,7 +204,7 @@ def _records(path: Path, problems: list[Problem]) -> Iterator[tuple[str, dict[st
             offer.setdefault("centre", centre.get("id"))
             yield "offer", offer, lambda f, _l=lines, _i=i: _l.line("offer", _i, f)
     elif path.suffix == ".jsonl":
-        for no, line in enumerate(text.splitlines(), 1):
+        for no, line in enumerate(text.split("\n"), 1):  # JSON and TOML break lines on \n only
             if not line.strip():
                 continue
             try:
@@ -276,7 +276,8 @@ class _Validator:
         for v in values:
             if not isinstance(v, str):
                 self.bad(key, f"items must be strings, got {type(v).__name__}")
-            elif choices is not None and v not in choices:
+                continue
+            if choices is not None and v not in choices:
                 self.bad(key, f"unknown value {v!r}", _hint(v, choices))
             elif languages and not _is_language(v):
                 self.bad(key, f"unknown language {v!r}", "use an ISO 639-1 code such as 'fr', 'ar', 'zh'")
@@ -404,7 +405,7 @@ def _offer(rec: dict[str, Any], v: _Validator, centres: dict[str, Centre], backb
     v.str_list(rec, "languages", languages=True, nonempty=True)
     v.str_list(rec, "networks")
     v.str_list(rec, "icd10")
-    for code in rec.get("icd10") or []:
+    for code in rec.get("icd10") if isinstance(rec.get("icd10"), list) else []:
         if isinstance(code, str):
             why = _icd10_problem(code, backbone)
             if why:
