@@ -182,14 +182,7 @@ def check_baseline(q: Query, ids: list[str]) -> str | None:
 
 def _clear_cache(engine) -> None:
     """Empty the engine's result cache (outside the clock) so each timed query is computed."""
-    clear = getattr(engine, "clear_cache", None)
-    if callable(clear):
-        clear()
-        return
-    snap = getattr(engine, "_snap", None)
-    cache = getattr(snap, "cache", None)
-    if cache is not None:
-        cache.clear()
+    engine.clear_cache()
 
 
 def _timed_loop(run, check, queries: list[Query], rounds: int, seed: int, before=None

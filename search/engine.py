@@ -24,7 +24,7 @@ from .errors import IndexCorrupt, QueryError, UsageError
 from .icd10 import range_width
 from .ranking import categories
 from .indexer import read_manifest, resolve_snapshot, slug
-from .intent import Intent, detect_intent, known_words as cue_words
+from .intent import Intent, detect_intent, known_words as cue_words, modality_phrases
 from .langid import LanguageGuess, identify
 from .locales import country_languages, normalize_country, normalize_lang
 from .paths import DEFAULT_INDEX
@@ -86,6 +86,7 @@ class _Snapshot:
         self.text_fields = [f for f in self.schema.names() if f.startswith("text_")]
         self.analyzers = {f: self.schema[f].analyzer for f in self.text_fields}
         self.stop_terms: dict[str, frozenset[str]] = {}
+        self.modality_terms: dict[tuple[str, str], frozenset[str]] = {}
         self._local = threading.local()
         self._postings: dict[tuple[str, str], frozenset[int]] = {}
         self.cache: OrderedDict = OrderedDict()
@@ -137,7 +138,14 @@ class Engine:
         if terminology is None:
             # the snapshot's compiled terminology when the data files have not changed since
             terminology = Terminology.load_compiled(snapshot.path / "terminology.pickle") or default_terminology()
+        # the typo index is built on first use; build it now without making the caller wait
+        threading.Thread(target=lambda: terminology.fuzzy, name="fuzzy-warm-up", daemon=True).start()
         return cls(index_path, snapshot, terminology)
+
+    def clear_cache(self) -> None:
+        """Forget cached answers (benchmarks time the real work with it)."""
+        with self._snap.cache_lock:
+            self._snap.cache.clear()
 
     @property
     def manifest(self) -> dict:
@@ -367,19 +375,38 @@ class Engine:
 
     def _text_terms(self, snap: _Snapshot, u: Understanding) -> list[tuple[str, str]]:
         """The text query, as (field, term) pairs: words that are neither pathology nor cue, plus
-        the recognised concepts' labels, in the patient's language, French and English fields."""
+        the recognised concepts' labels, in the patient's language, French and English fields,
+        plus the cue words of the modalities named (:func:`~search.intent.expansion`), each field
+        in its own language: "质子治疗" searches text_fr for "protonthérapie", text_en for "proton
+        therapy" (the patient's own cue words are not in ``words``). Of each cue phrase, the words
+        found in more than a fifth of the offers ("radiothérapie" in "radiothérapie par protons")
+        are left out, unless all of its words are that common ("radiothérapie" alone)."""
         cue_tokens = {i for ev in u.intent.evidence for i in range(ev.start, ev.end)}
         words = [t.text for i, t in enumerate(u.match.tokens)
                  if i not in u.match.covered and i not in cue_tokens and len(t.text) > 1 and not t.text.isdigit()]
         lang = u.language.code
         fields = [f"text_{lg}" for lg in dict.fromkeys([lang, "fr", "en"]) if lg and f"text_{lg}" in snap.text_fields]
+        cache = snap.modality_terms
+        searcher = snap.searcher()
         queries = []
         for fname in fields:
             lg = fname[5:]
             phrase = " ".join(words)
             labels = [self.terminology.label(m.concept, lg) for m in u.concepts[:2]]
             analyzer = snap.analyzers[fname]
-            terms = {tok.text for tok in analyzer(" ".join([phrase, *labels]))} - self._stop_terms(snap, fname)
+            stop = self._stop_terms(snap, fname)
+            terms = {tok.text for tok in analyzer(" ".join([phrase, *labels]))} - stop
+            for value in u.intent.modalities:
+                key = (fname, value)
+                found = cache.get(key)
+                if found is None:  # analysed once per snapshot, field and modality
+                    found = set()
+                    common = searcher.doc_count() / 5
+                    for cue in modality_phrases(value, (lg,)):
+                        cue_terms = {tok.text for tok in analyzer(cue)} - stop
+                        found |= {t for t in cue_terms if searcher.doc_frequency(fname, t) <= common} or cue_terms
+                    found = cache[key] = frozenset(found)
+                terms |= found
             queries.extend((fname, t) for t in sorted(terms))
         return queries
 

@@ -39,7 +39,7 @@ def test_one_centre_does_not_fill_the_page(engine):
 
 def test_ties_break_on_offer_id_and_order_is_deterministic(engine):
     a = engine.search("lymphome", limit=10)
-    engine._snap.cache.clear()
+    engine.clear_cache()
     b = engine.search("lymphome", limit=10)
     assert [r["offer_id"] for r in a["results"]] == [r["offer_id"] for r in b["results"]]
     scores = [(-r["score"], r["offer_id"]) for r in a["results"]]

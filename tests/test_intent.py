@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from search.errors import TerminologyError
-from search.intent import (CUES_PATH, SERVICES, Intent, detect_intent, detect_intent_text, known_words,
-                           load_cues, parse_cues)
+from search.intent import (CUES_PATH, MODALITIES, SERVICES, Intent, detect_intent, detect_intent_text, expansion,
+                           known_words, load_cues, modality_phrases, parse_cues)
 from search.locales import SUPPORTED
 from search.textnorm import clean, tokenize
 
@@ -34,6 +34,15 @@ def test_every_language_has_cues_for_every_service_age_and_urgency():
         assert ("age", "pediatric", lang) in have, lang
         assert ("age", "adult", lang) in have, lang
         assert ("urgency", "urgent", lang) in have, lang
+
+
+def test_every_modality_has_cues_in_every_language():
+    cues = parse_cues(CUES_PATH)
+    have = {(c.value, c.lang) for c in cues if c.kind == "modality"}
+    for modality in MODALITIES:
+        for lang in SUPPORTED:
+            assert (modality, lang) in have, (modality, lang)
+    assert {c.value for c in cues if c.kind == "modality"} == set(MODALITIES)
 
 
 def test_every_city_of_the_corpus_is_a_place_and_france_is_not():
@@ -225,6 +234,111 @@ def test_empty_query():
     assert detect_intent([]) == Intent()
 
 
+# --- modalities: treatments and procedures named ------------------------------------------------
+
+@pytest.mark.parametrize("query, modality", [
+    ("质子治疗", "proton-therapy"),
+    ("質子治療", "proton-therapy"),
+    ("小児がん 陽子線治療", "proton-therapy"),
+    ("양성자치료 비용", "proton-therapy"),
+    ("протонная терапия во Франции", "proton-therapy"),
+    ("протонна терапія", "proton-therapy"),
+    ("terapia de protones", "proton-therapy"),
+    ("chordome de la base du crâne protonthérapie", "proton-therapy"),
+    ("العلاج بالبروتونات", "proton-therapy"),
+    ("טיפול בפרוטונים", "proton-therapy"),
+    ("प्रोटॉन थेरेपी", "proton-therapy"),
+    ("θεραπεία πρωτονίων", "proton-therapy"),
+    ("przeszczep szpiku kostnego", "bone-marrow-transplant"),
+    ("زراعة نخاع العظم", "bone-marrow-transplant"),
+    ("trasplante de médula ósea", "bone-marrow-transplant"),
+    ("骨髄移植", "bone-marrow-transplant"),
+    ("böbrek nakli", "kidney-transplant"),          # also a concept (N18): still the procedure
+    ("greffe de foie", "liver-transplant"),
+    ("CAR-T cell therapy for relapsed lymphoma", "car-t"),
+    ("carcinose péritonéale CHIP", "hipec"),
+    ("métastases osseuses radiothérapie stéréotaxique", "stereotactic-radiotherapy"),
+    ("metástasis cerebrales radiocirugía", "stereotactic-radiotherapy"),
+    ("SBRT for lung metastases", "stereotactic-radiotherapy"),
+    ("rak szyjki macicy brachyterapia", "brachytherapy"),
+    ("радиойодтерапия рака щитовидной железы", "nuclear-medicine"),
+    ("cáncer de vejiga cirugía robótica", "robotic-surgery"),
+    ("腹腔镜手术", "minimally-invasive-surgery"),
+    ("BRCA1 mutation genetic counselling", "genetic-testing"),
+    ("phase 1 trial after all treatments failed", "early-phase-trials"),
+    ("reconstrução mamária depois da mastectomia", "breast-reconstruction"),
+    ("boala Parkinson stimulare cerebrală profundă", "deep-brain-stimulation"),
+    ("gastric bypass surgery", "bariatric-surgery"),   # not a coronary bypass
+    ("pontage coronarien", "coronary-bypass"),
+    ("tüp bebek", "ivf"),
+])
+def test_modality_cues_in_many_scripts(query, modality):
+    assert detect_intent_text(query).modalities == (modality,)
+
+
+@pytest.mark.parametrize("query", ["cancer du sein", "乳腺癌", "second opinion for my child's rare genetic disease",
+                                   "proton pump", "cancer du poumon diagnostiqué à un stade précoce"])
+def test_no_modality_named(query):
+    assert detect_intent_text(query).modalities == ()
+
+
+@pytest.mark.parametrize("query", ["preservación de la fertilidad", "BRCA1", "брахитерапия", "骨髓移植",
+                                   "protesi d'anca", "kemik iliği nakli", "肝移植"])
+def test_modalities_do_not_set_service_age_place_or_urgency(query):
+    intent = detect_intent_text(query)
+    assert intent.modalities
+    assert intent.as_dict() == {"service": None, "age_group": None, "place": None, "urgent": False}
+
+
+def test_a_modality_leaves_the_other_cues_as_they_were():
+    # "radiothérapie" inside the longer modality phrase is still a treatment cue
+    intent = detect_intent_text("radiothérapie stéréotaxique à Lyon pour mon fils")
+    assert intent.modalities == ("stereotactic-radiotherapy",)
+    assert intent.as_dict() == {"service": "treatment", "age_group": "pediatric", "place": "lyon", "urgent": False}
+    # "second opinion" still wins; the modality is recorded beside it, with its span
+    intent = detect_intent_text("Zweitmeinung Protonentherapie")
+    assert intent.service == "second_opinion"
+    ev = next(ev for ev in intent.evidence if ev.kind == "modality")
+    assert (ev.cue, ev.value, ev.span) == ("Protonentherapie", "proton-therapy", (1, 2))
+    assert "de" in ev.langs
+
+
+def test_masked_pathology_words_still_name_a_modality():
+    tokens = tokenize(clean("kidney transplant for my son"))
+    keys = ["\0", "\0", "for", "my", "son"]          # the engine masks a pathology's words
+    intent = detect_intent(tokens, keys)
+    assert intent.modalities == ("kidney-transplant",)
+    assert intent.age_group == "pediatric"
+
+
+def test_expansion_gives_the_french_and_english_words():
+    words = expansion(detect_intent_text("质子治疗"))
+    assert "protonthérapie" in words and "proton therapy" in words
+    assert not any("质" in w for w in words)
+    assert expansion(detect_intent_text("乳腺癌")) == []
+    both = expansion(detect_intent_text("greffe de moelle et CAR-T"))
+    assert "stem cell transplant" in both and "CAR-T" in both
+    assert len(both) == len(set(both))
+    assert "质子治疗" in modality_phrases("proton-therapy", ("zh",))
+
+
+def test_custom_table_with_modalities(tmp_path):
+    table = write(tmp_path / "cues.tsv", ["modality\tproton-therapy\ten\tproton therapy",
+                                          "modality\tproton-therapy\tfr\tprotonthérapie",
+                                          "modality\tproton-therapy\tzh\t质子治疗",
+                                          "service\ttreatment\ten\ttherapy",
+                                          "service\ttreatment\tzh\t治疗"])
+    cues = load_cues(table)
+    # the layers do not compete: 治疗 inside the modality is still the treatment cue it was
+    intent = detect_intent(tokenize(clean("质子治疗")), cues=cues)
+    assert intent.modalities == ("proton-therapy",) and intent.service == "treatment"
+    intent = detect_intent(tokenize("proton therapy"), cues=cues)
+    assert intent.modalities == ("proton-therapy",) and intent.service == "treatment"
+    assert expansion(intent, cues=cues) == ["protonthérapie", "proton therapy"]
+    assert intent.languages() == {"en": 2.0}             # modality cues are evidence of language too
+    assert detect_intent(tokenize("protonthérapie"), cues=cues).service is None
+
+
 # --- custom tables and their errors -----------------------------------------------------------
 
 def write(path: Path, rows: list[str]) -> Path:
@@ -249,6 +363,7 @@ def test_custom_table(tmp_path):
     ("age\tpediatric\txx\tchild", "unsupported language 'xx'"),
     ("age\tpediatric\ten\t", "empty cue"),
     ("place\tParis City\tfr\tParis", "city slug"),
+    ("modality\tmassage\ten\tmassage", "unknown modality value 'massage'"),
 ])
 def test_bad_rows_name_file_and_line(tmp_path, row, message):
     table = write(tmp_path / "bad.tsv", ["age\tpediatric\ten\tchild", row])
