@@ -31,7 +31,8 @@ class ServerProcess:
         self._log_file = log_file
 
     def log_text(self) -> str:
-        self._log_file.flush()
+        if not self._log_file.closed:  # readable after stop() too
+            self._log_file.flush()
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self, timeout: float = 15) -> int | None:
