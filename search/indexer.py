@@ -257,6 +257,8 @@ def read_manifest(snapshot: Path, verify: bool = True) -> dict:
         raise IndexCorrupt(f"{snapshot}: index format {manifest.get('format')!r} is not {INDEX_FORMAT}; rebuild")
     if verify:
         expected = manifest.get("files") or {}
+        if hashlib.sha256(json.dumps(expected, sort_keys=True).encode()).hexdigest() != manifest.get("digest"):
+            raise IndexCorrupt(f"{snapshot}/{MANIFEST}: its file list does not match its digest; rebuild")
         actual = _digest_files(snapshot)
         for fname, meta in sorted(expected.items()):
             got = actual.get(fname)

@@ -1242,12 +1242,23 @@ def triage_records(engine, records: list[dict]) -> list[dict]:
 
 # --- writing outputs -----------------------------------------------------------------------------
 
+STALE_TMP_SECONDS = 600
+
+
 @contextmanager
 def atomic_write(path: str | Path, mode: str = "w", **kwargs):
     """Write ``path`` through a temporary file in the same directory, renamed over it only when
     the block ends normally: a crash leaves the old file (or none), never a truncated one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # a run killed while writing (SIGKILL) leaves its temporary file, health data: remove those
+    # older than any write takes
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if time.time() - stale.stat().st_mtime > STALE_TMP_SECONDS:
+                stale.unlink()
+        except OSError:
+            pass
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode, **kwargs) as f:

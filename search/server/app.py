@@ -156,7 +156,7 @@ def _route_name(scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(route, Mount):
-        return scope.get("path", path or "-")  # static file names are no health data
+        return f"{path}/{{path}}"  # a file name asked for could be any text: the pattern only
     return path or "-"  # the route's template: /api/concepts/{code}, never the code asked for
 
 
