@@ -36,6 +36,8 @@ MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 50
 CACHE_SIZE = 2048
 TEXT_FALLBACK_LIMIT = 200
+TERM_CACHE_MAX_DOCS = 5000    # a term in more documents than this is not kept in memory
+TERM_CACHE_MAX_TERMS = 50000  # nor more terms than this per snapshot
 PRUNE_ABOVE = 150  # candidates beyond which offers that cannot reach the page are dropped first
 SERVICES = ranking.SERVICE_FIT.keys()
 AGE_GROUPS = ("adult", "pediatric")
@@ -89,6 +91,7 @@ class _Snapshot:
         self.modality_terms: dict[tuple[str, str], frozenset[str]] = {}
         self._local = threading.local()
         self._postings: dict[tuple[str, str], frozenset[int]] = {}
+        self._term_scores: dict[tuple[str, str], dict[int, float] | None] = {}
         self.cache: OrderedDict = OrderedDict()
         self.cache_lock = threading.Lock()
 
@@ -106,6 +109,29 @@ class _Snapshot:
                 self._postings[key] = ids
             out |= ids
         return frozenset(out)
+
+    def term_scores(self, field: str, text: str) -> dict[int, float] | None:
+        """Every document's BM25F score for one term, read once and kept; None for a term found
+        in too many documents to keep (it is then read from the postings each time)."""
+        key = (field, text)
+        if key in self._term_scores:
+            return self._term_scores[key]
+        s = self.searcher()
+        try:
+            m = s.postings(field, text)
+        except TermNotFound:
+            found: dict[int, float] | None = {}
+        else:
+            if s.doc_frequency(field, text) > TERM_CACHE_MAX_DOCS:
+                found = None
+            else:
+                found = {}
+                while m.is_active():
+                    found[m.id()] = m.score()
+                    m.next()
+        if len(self._term_scores) < TERM_CACHE_MAX_TERMS:
+            self._term_scores[key] = found
+        return found
 
     def searcher(self):
         s = getattr(self._local, "searcher", None)
@@ -353,12 +379,12 @@ class Engine:
         ``(-score, offer_id)``."""
         terms = self._text_terms(snap, u)
         if candidates is None:  # no pathology: the words find the candidates
-            text_scores = _bm25f(searcher, terms, None, TEXT_FALLBACK_LIMIT) if terms else {}
+            text_scores = _bm25f(snap, searcher, terms, None, TEXT_FALLBACK_LIMIT) if terms else {}
             candidates = set(text_scores) | extra
         else:
             if len(candidates) > PRUNE_ABOVE:  # the text rule, not scored yet, is bounded at 1
                 candidates = self._prune(snap, replace(req, text_max=1.0 if terms else 0.0), candidates, limit)
-            text_scores = _bm25f(searcher, terms, frozenset(candidates), TEXT_FALLBACK_LIMIT) if terms else {}
+            text_scores = _bm25f(snap, searcher, terms, frozenset(candidates), TEXT_FALLBACK_LIMIT) if terms else {}
         req = replace(req, text_max=max(text_scores.values(), default=0.0))
         if len(candidates) > PRUNE_ABOVE:
             candidates = self._prune(snap, req, candidates, limit)
@@ -453,13 +479,26 @@ def _warm_locales_in_background(snap: _Snapshot) -> None:
     threading.Thread(target=load, name="locale-warm-up", daemon=True).start()
 
 
-def _bm25f(searcher, terms: list[tuple[str, str]], restrict: frozenset[int] | None, limit: int) -> dict[int, float]:
+def _bm25f(snap: _Snapshot, searcher, terms: list[tuple[str, str]], restrict: frozenset[int] | None,
+           limit: int) -> dict[int, float]:
     """Sum of Whoosh's BM25F term scores (what an ``Or`` query scores), read straight from the
     postings: within ``restrict`` by skipping to each candidate, else the best ``limit`` documents.
-    Faster than ``searcher.search`` with a filter for the few hundred candidates a concept has."""
+    Faster than ``searcher.search`` with a filter for the few hundred candidates a concept has;
+    a term's scores are kept per snapshot (they depend on the term and the document only)."""
     scores: dict[int, float] = {}
     wanted = sorted(restrict) if restrict is not None else None
     for field, text in terms:
+        known = snap.term_scores(field, text)
+        if known is not None:
+            if wanted is None:
+                for d, sc in known.items():
+                    scores[d] = scores.get(d, 0.0) + sc
+            else:
+                for d in wanted:
+                    sc = known.get(d)
+                    if sc is not None:
+                        scores[d] = scores.get(d, 0.0) + sc
+            continue
         try:
             m = searcher.postings(field, text)  # scored with the searcher's BM25F
         except TermNotFound:  # the index never saw this word
