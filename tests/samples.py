@@ -109,3 +109,10 @@ def write_corpus(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+
+# Debian's Chromium, driven by Playwright in every browser test; the background-networking flags
+# keep it from calling out on this machine's closed network.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+OUTPUT = ROOT / "tests" / "output"

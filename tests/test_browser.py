@@ -9,13 +9,10 @@ import httpx
 import pytest
 
 from search.server.testing import start_server
+from samples import CHROMIUM, CHROMIUM_ARGS as ARGS, OUTPUT
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-OUTPUT = Path(__file__).resolve().parent / "output"
 SPANISH = "cáncer de mama segunda opinión"
 
 
@@ -30,7 +27,7 @@ def server(bundled_index, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip("Debian's chromium is not installed: run `make browser` (make test does)")
+        pytest.fail("Debian's chromium is not installed: run `make browser` (make test does)")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)

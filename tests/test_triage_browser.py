@@ -5,13 +5,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from samples import CHROMIUM, CHROMIUM_ARGS as ARGS, OUTPUT
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-OUTPUT = Path(__file__).resolve().parent / "output"
 
 REQUESTS = [
     {"id": "a1", "text": "Bonjour, ma mère a un cancer du sein diagnostiqué à Casablanca. Nous souhaitons un second avis."},
@@ -29,7 +26,7 @@ REQUESTS = [
 
 def test_report_in_headless_chromium(engine, tmp_path):
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (make browser)")
+        pytest.fail(f"{CHROMIUM} is not installed: run `make browser` (make test does)")
     from playwright.sync_api import sync_playwright
 
     from search.triage import triage_records

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reliability._support import TOKEN, XSS, count, raw_http, xss_centre
+from samples import CHROMIUM, CHROMIUM_ARGS as ARGS
 
 pytestmark = pytest.mark.reliability
 
@@ -29,9 +30,6 @@ MAX_BODY = 256 * 1024
 
 # --- scripts in queries and in corpus texts, in a real browser ---------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 QUERY_PAYLOADS = [
     "<script>window.__pwned='q-script'</script>",
     "\"><img src=x onerror=\"window.__pwned='q-img'\">",
@@ -62,7 +60,7 @@ DOM_PROBE = """() => {
 @pytest.fixture(scope="module")
 def browser():
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip("Debian's chromium is not installed: run `make browser` (make test does)")
+        pytest.fail("Debian's chromium is not installed: run `make browser` (make test does)")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
