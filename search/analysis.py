@@ -141,14 +141,18 @@ class ElisionFilter(Filter):
             yield t
 
 
-class FoldFilter(Filter):
-    """``textnorm.fold``: the matching key of each token (empty keys are dropped)."""
+class _StatelessFilter(Filter):
+    """A filter with no settings: equal to any other of its class (Whoosh compares analyzers)."""
 
     def __eq__(self, other):
         return other.__class__ is self.__class__
 
     def __hash__(self):
         return hash(self.__class__.__name__)
+
+
+class FoldFilter(_StatelessFilter):
+    """``textnorm.fold``: the matching key of each token (empty keys are dropped)."""
 
     def __call__(self, tokens):
         for t in tokens:
@@ -158,14 +162,8 @@ class FoldFilter(Filter):
                 yield t
 
 
-class LowerFilter(Filter):
+class LowerFilter(_StatelessFilter):
     """Lowercase only (for stemmers that need the letters folding would change)."""
-
-    def __eq__(self, other):
-        return other.__class__ is self.__class__
-
-    def __hash__(self):
-        return hash(self.__class__.__name__)
 
     def __call__(self, tokens):
         for t in tokens:
