@@ -2,12 +2,14 @@
 against a real server. Screenshots go to tests/output/ (git-ignored)."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 
 import httpx
 import pytest
 
 from search.server.testing import start_server
-from samples import OUTPUT
+from samples import CHROMIUM, CHROMIUM_ARGS as ARGS, OUTPUT
 
 pytestmark = pytest.mark.browser
 
@@ -20,6 +22,17 @@ def server(bundled_index, tmp_path_factory):
                        log_path=tmp_path_factory.mktemp("browser") / "server.log")
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail("Debian's chromium is not installed: run `make browser` (make test does)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from urllib.parse import urlencode
 
 import httpx
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reliability._support import TOKEN, XSS, count, raw_http, xss_centre
+from samples import CHROMIUM, CHROMIUM_ARGS as ARGS
 
 pytestmark = pytest.mark.reliability
 
@@ -53,6 +55,17 @@ DOM_PROBE = """() => {
     links: [...document.querySelectorAll('#cards a[href]')].map(a => a.href),
   };
 }"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail("Debian's chromium is not installed: run `make browser` (make test does)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
 
 
 @pytest.mark.browser
