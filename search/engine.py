@@ -140,6 +140,24 @@ class _Snapshot:
         return s
 
 
+def _open_snapshot(index_path: Path, verify: bool, attempts: int = 3) -> _Snapshot:
+    """Open the snapshot the link points at. Builds keep the two newest snapshots, so one being
+    opened while two rebuilds finish can be deleted under the reader: then the link, which has
+    moved on, is read again (a snapshot that is still the live one and fails is damaged, and
+    that error stands)."""
+    for attempt in range(attempts):
+        path = resolve_snapshot(index_path)
+        try:
+            return _Snapshot(path, verify)
+        except (IndexCorrupt, OSError) as e:
+            still_live = resolve_snapshot(index_path) == path if index_path.is_symlink() else True
+            if still_live or attempt == attempts - 1:
+                if isinstance(e, IndexCorrupt):
+                    raise
+                raise IndexCorrupt(f"{path}: {e}; rebuild with `carematch index`") from e
+    raise AssertionError("unreachable")
+
+
 class Engine:
     """Open once, search many times; thread-safe."""
 
@@ -156,7 +174,7 @@ class Engine:
              terminology: Terminology | None = None) -> "Engine":
         """Open the snapshot ``path`` points at (default ``indexes/default``), checking its digests."""
         index_path = Path(path) if path else DEFAULT_INDEX
-        snapshot = _Snapshot(resolve_snapshot(index_path), verify)
+        snapshot = _open_snapshot(index_path, verify)
         # the snapshot's uncompressed language model, else py3langid's own (slower) in the background
         if not langid.load_short_model(snapshot.path / "langid.pickle"):
             langid.warm_up(background=True)
@@ -195,7 +213,7 @@ class Engine:
         with self._lock:
             if target == self._snap_target:
                 return False
-            snap = _Snapshot(resolve_snapshot(self.index_path), verify=True)
+            snap = _open_snapshot(self.index_path, verify=True)
             self._snap, self._snap_target = snap, target
         return True
 
