@@ -8,6 +8,7 @@ opens it (``refresh``) while queries in flight finish on the old one.
 """
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import threading
@@ -16,10 +17,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh.reading import TermNotFound
 
 from . import explain, langid, ranking
+from .bm25 import TermScores
 from .errors import IndexCorrupt, QueryError, UsageError
 from .icd10 import range_width
 from .ranking import categories
@@ -32,14 +35,14 @@ from .matcher import ConceptMatch, ConceptMatcher, MatchResult
 from .terminology import Terminology, default_terminology
 from .textnorm import clean, fold
 
+NO_DOCS = np.zeros(0, dtype=np.int64)
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 50
 CACHE_SIZE = 2048
 TEXT_FALLBACK_LIMIT = 200
-TERM_CACHE_MAX_DOCS = 5000    # a term in more documents than this is not kept in memory
-TERM_CACHE_MAX_TERMS = 50000  # nor more terms than this per snapshot
-PRUNE_ABOVE = 150  # candidates beyond which offers that cannot reach the page are dropped first
+ROUNDING = 1e-3  # more than the gap between a score before and after rounding to 4 decimals
 SERVICES = ranking.SERVICE_FIT.keys()
+SPECIFIC = (ranking.MATCHES.index("related"), ranking.MATCHES.index("exact"))
 AGE_GROUPS = ("adult", "pediatric")
 
 
@@ -84,54 +87,33 @@ class _Snapshot:
         for c in self.centres.values():
             c["city_slug"] = slug(c["city"])
         self.regions_by_city = {c["city_slug"]: c.get("region", "") for c in self.centres.values()}
+        # what the ranking rules read of each offer, as small ids per rule (see ranking.Plan)
+        self.features = ranking.Features(self.docs, self.centres)
         self.schema = self.ix.schema  # FileIndex.schema re-reads the TOC from disk on each access
         self.text_fields = [f for f in self.schema.names() if f.startswith("text_")]
         self.analyzers = {f: self.schema[f].analyzer for f in self.text_fields}
         self.stop_terms: dict[str, frozenset[str]] = {}
         self.modality_terms: dict[tuple[str, str], frozenset[str]] = {}
         self._local = threading.local()
-        self._postings: dict[tuple[str, str], frozenset[int]] = {}
-        self._term_scores: dict[tuple[str, str], dict[int, float] | None] = {}
+        self._postings: dict[tuple[str, str], np.ndarray] = {}
+        self.text = TermScores(self.searcher, len(self.docs))
         self.cache: OrderedDict = OrderedDict()
         self.cache_lock = threading.Lock()
 
-    def postings(self, field: str, *terms: str) -> frozenset[int]:
-        """Documents holding any of ``terms`` in ``field``, read once per term and kept."""
-        out: set[int] = set()
+    def postings(self, field: str, *terms: str) -> np.ndarray:
+        """Documents holding any of ``terms`` in ``field`` (ascending), read once per term and kept."""
+        found = []
         for term in terms:
             key = (field, term)
             ids = self._postings.get(key)
             if ids is None:
                 try:
-                    ids = frozenset(self.searcher().postings(field, term).all_ids())
+                    ids = np.fromiter(self.searcher().postings(field, term).all_ids(), dtype=np.int64)
                 except TermNotFound:
-                    ids = frozenset()
+                    ids = NO_DOCS
                 self._postings[key] = ids
-            out |= ids
-        return frozenset(out)
-
-    def term_scores(self, field: str, text: str) -> dict[int, float] | None:
-        """Every document's BM25F score for one term, read once and kept; None for a term found
-        in too many documents to keep (it is then read from the postings each time)."""
-        key = (field, text)
-        if key in self._term_scores:
-            return self._term_scores[key]
-        s = self.searcher()
-        try:
-            m = s.postings(field, text)
-        except TermNotFound:
-            found: dict[int, float] | None = {}
-        else:
-            if s.doc_frequency(field, text) > TERM_CACHE_MAX_DOCS:
-                found = None
-            else:
-                found = {}
-                while m.is_active():
-                    found[m.id()] = m.score()
-                    m.next()
-        if len(self._term_scores) < TERM_CACHE_MAX_TERMS:
-            self._term_scores[key] = found
-        return found
+            found.append(ids)
+        return np.unique(np.concatenate(found)) if len(found) > 1 else (found[0] if found else NO_DOCS)
 
     def searcher(self):
         s = getattr(self._local, "searcher", None)
@@ -295,7 +277,6 @@ class Engine:
     def _route(self, snap: _Snapshot, u: Understanding, limit: int) -> dict:
         text = u.text
         out_lang = u.language.code or "en"
-        searcher = snap.searcher()
         concepts = u.concepts
 
         # candidates: the concepts' codes first; text alone only when no concept was recognised
@@ -312,40 +293,34 @@ class Engine:
                         terms.update(categories(code))
                     if "." in code:
                         terms.add(code.split(".")[0])
-            scored = self._score(snap, searcher, u, req, snap.postings("codes", *terms), limit=limit)
-            specific = [r for r in scored if r[4][0].evidence.get("match") in ("exact", "related")]
-            if len({r[3]["id"] for r in specific}) >= ranking.MIN_SPECIFIC_CENTRES:
-                scored = specific
+            first = self._score(snap, u, req, snap.postings("codes", *terms))
+            specific = first.take(np.isin(first.how, SPECIFIC))
+            if len(np.unique(snap.features.centre[specific.docnums])) >= ranking.MIN_SPECIFIC_CENTRES:
+                scored = [specific]
             else:  # too few teams for this pathology itself: general offers ("all cancers") help
-                seen = {r[2]["_docnum"] for r in scored}
-                scored += self._score(snap, searcher, u, req, snap.postings("codes", "general") - seen, limit=limit)
+                general = np.setdiff1d(snap.postings("codes", "general"), first.docnums, assume_unique=True)
+                scored = [first, self._score(snap, u, req, general)]
         else:
             # no pathology named: the words, and what was asked for (a service, a child's care)
-            extra: set[int] = set()
+            extra = [NO_DOCS]
             if u.service and u.service != "treatment":  # treatment is most offers: no filter
-                extra |= snap.postings("service", u.service)
+                extra.append(snap.postings("service", u.service))
             if u.age_group == "pediatric":
-                extra |= snap.postings("age", "pediatric")
-            scored = self._score(snap, searcher, u, req, None, extra, limit=limit)
-        scored.sort(key=lambda r: (r[0], r[1]))
+                extra.append(snap.postings("age", "pediatric"))
+            scored = [self._score(snap, u, req, None, np.unique(np.concatenate(extra)))]
         weights = ranking.weights_for(req)
+        shown, folded = _page(snap, scored, limit)
 
         label = self.terminology.label(concepts[0].concept, out_lang) if concepts else ""
-        groups: dict[str, dict] = {}
-        order: list[str] = []
-        for _, _, doc, centre, verdicts, score in scored:
-            cid = centre["id"]
-            if cid in groups:
-                if len(groups[cid]["more"]) < 5:
-                    groups[cid]["more"].append({"offer_id": doc["offer_id"], "service": doc["service"],
-                                                "title": _title(doc, out_lang), "score": score})
-                continue
-            if len(order) >= limit:
-                continue
-            order.append(cid)
-            groups[cid] = {
+        results = []
+        for r, more in zip(shown, folded):
+            doc = snap.docs[r[2]]
+            centre = snap.centres[doc["centre_id"]]
+            # the shown offer's verdicts and evidence, from the rules themselves
+            score, verdicts = ranking.judge(r[4].req, doc, centre, r[3])  # == -r[0]: Plan adds as judge does
+            results.append({
                 "offer_id": doc["offer_id"], "service": doc["service"], "title": _title(doc, out_lang),
-                "centre": {"id": cid, "name": centre["name"], "city": centre["city"],
+                "centre": {"id": centre["id"], "name": centre["name"], "city": centre["city"],
                            "country": centre["country"], "website": centre["website"]},
                 "concepts": list(doc["icd10"]), "languages": list(doc["languages"]),
                 "age_groups": list(doc["age_groups"]), "delivery": doc["delivery"],
@@ -354,8 +329,9 @@ class Engine:
                 "explanation": {v.rule: {"order": i, "score": v.score, "weight": weights[v.rule],
                                          **({"skipped": True} if v.score is None else {}), **v.evidence}
                                 for i, v in enumerate(verdicts)},
-                "more": [],
-            }
+                "more": [{"offer_id": m[1], "service": snap.docs[m[2]]["service"],
+                          "title": _title(snap.docs[m[2]], out_lang), "score": -m[0]} for m in more],
+            })
         return {
             "query": text,
             "language": {"code": u.language.code, "confidence": round(u.language.confidence, 3),
@@ -363,59 +339,26 @@ class Engine:
             "concepts": [_concept_json(m, self.terminology, out_lang) for m in concepts],
             "intent": {"service": u.service, "age_group": u.age_group, "place": u.place,
                        "urgent": u.intent.urgent, "country": u.country},
-            "results": [groups[c] for c in order],
-            "total": len(scored),
+            "results": results,
+            "total": sum(len(part.docnums) for part in scored),
             "index": {"digest": snap.digest},
         }
 
-    @staticmethod
-    def _prune(snap: _Snapshot, req: ranking.Request, candidates, limit: int) -> list[int]:
-        """Drop the offers that cannot reach the ``limit`` best centres: the best lowest bound of
-        each centre gives a threshold no pruned offer's highest bound reaches."""
-        bound = ranking.bounds(req)
-        kept: list[tuple[int, float]] = []
-        best_low: dict[str, float] = {}
-        for docnum in candidates:
-            doc = snap.docs[docnum]
-            if doc is None:
-                continue
-            b = bound(doc, snap.centres[doc["centre_id"]])
-            if b is None:
-                continue
-            kept.append((docnum, b[1]))
-            cid = doc["centre_id"]
-            if b[0] > best_low.get(cid, -1.0):
-                best_low[cid] = b[0]
-        lows = sorted(best_low.values(), reverse=True)
-        threshold = lows[limit - 1] if len(lows) >= limit else 0.0
-        return [d for d, high in kept if high >= threshold - 1e-9]
-
-    def _score(self, snap: _Snapshot, searcher, u: Understanding, req: ranking.Request,
-               candidates: frozenset[int] | None, extra: frozenset[int] | set[int] = frozenset(),
-               limit: int = 10) -> list[tuple]:
-        """Judge candidates (``None``: those the text finds, plus ``extra``); rows sort on
-        ``(-score, offer_id)``."""
+    def _score(self, snap: _Snapshot, u: Understanding, req: ranking.Request, candidates: np.ndarray | None,
+               extra: np.ndarray = NO_DOCS) -> "_Scored":
+        """Score candidates (``None``: the ``TEXT_FALLBACK_LIMIT`` best the text finds, plus
+        ``extra``) and keep those no hard constraint excludes."""
         terms = self._text_terms(snap, u)
+        text = snap.text.sum(terms) if terms else None
         if candidates is None:  # no pathology: the words find the candidates
-            text_scores = _bm25f(snap, searcher, terms, None, TEXT_FALLBACK_LIMIT) if terms else {}
-            candidates = set(text_scores) | extra
-        else:
-            if len(candidates) > PRUNE_ABOVE:  # the text rule, not scored yet, is bounded at 1
-                candidates = self._prune(snap, replace(req, text_max=1.0 if terms else 0.0), candidates, limit)
-            text_scores = _bm25f(snap, searcher, terms, frozenset(candidates), TEXT_FALLBACK_LIMIT) if terms else {}
-        req = replace(req, text_max=max(text_scores.values(), default=0.0))
-        if len(candidates) > PRUNE_ABOVE:
-            candidates = self._prune(snap, req, candidates, limit)
-        rows = []
-        for docnum in candidates:
-            doc = snap.docs[docnum]
-            if doc is None:
-                continue
-            centre = snap.centres[doc["centre_id"]]
-            score, verdicts = ranking.judge(req, doc, centre, text_scores.get(docnum, 0.0))
-            if ranking.allowed(req, doc, verdicts):
-                rows.append((-score, doc["offer_id"], doc, centre, verdicts, score))
-        return rows
+            found = np.flatnonzero(text) if text is not None else NO_DOCS
+            if len(found) > TEXT_FALLBACK_LIMIT:  # the best, ties on the lower document number
+                found = found[np.lexsort((found, -text[found]))[:TEXT_FALLBACK_LIMIT]]
+            candidates = np.union1d(found, extra)
+        text_scores = text[candidates] if text is not None else np.zeros(len(candidates))
+        plan = ranking.Plan(replace(req, text_max=float(text_scores.max(initial=0.0))), snap.features)
+        decisive, ok, how = plan.decisive(candidates, (text_scores > 0) & snap.features.no_codes[candidates])
+        return _Scored(plan, candidates[ok], decisive[ok], text_scores[ok], how[ok])
 
     def _text_terms(self, snap: _Snapshot, u: Understanding) -> list[tuple[str, str]]:
         """The text query, as (field, term) pairs: words that are neither pathology nor cue, plus
@@ -497,48 +440,60 @@ def _warm_locales_in_background(snap: _Snapshot) -> None:
     threading.Thread(target=load, name="locale-warm-up", daemon=True).start()
 
 
-def _bm25f(snap: _Snapshot, searcher, terms: list[tuple[str, str]], restrict: frozenset[int] | None,
-           limit: int) -> dict[int, float]:
-    """Sum of Whoosh's BM25F term scores (what an ``Or`` query scores), read straight from the
-    postings: within ``restrict`` by skipping to each candidate, else the best ``limit`` documents.
-    Faster than ``searcher.search`` with a filter for the few hundred candidates a concept has;
-    a term's scores are kept per snapshot (they depend on the term and the document only)."""
-    scores: dict[int, float] = {}
-    wanted = sorted(restrict) if restrict is not None else None
-    for field, text in terms:
-        known = snap.term_scores(field, text)
-        if known is not None:
-            if wanted is None:
-                for d, sc in known.items():
-                    scores[d] = scores.get(d, 0.0) + sc
-            else:
-                for d in wanted:
-                    sc = known.get(d)
-                    if sc is not None:
-                        scores[d] = scores.get(d, 0.0) + sc
-            continue
-        try:
-            m = searcher.postings(field, text)  # scored with the searcher's BM25F
-        except TermNotFound:  # the index never saw this word
-            continue
-        if wanted is None:
-            while m.is_active():
-                d = m.id()
-                scores[d] = scores.get(d, 0.0) + m.score()
-                m.next()
-            continue
-        for d in wanted:
-            if not m.is_active():
-                break
-            if m.id() < d:
-                m.skip_to(d)
-                if not m.is_active():
-                    break
-            if m.id() == d:
-                scores[d] = scores.get(d, 0.0) + m.score()
-    if restrict is None and len(scores) > limit:
-        scores = dict(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
-    return scores
+@dataclass(frozen=True)
+class _Scored:
+    """Candidates one plan scored that no hard constraint excludes, as parallel arrays."""
+
+    plan: ranking.Plan
+    docnums: np.ndarray
+    decisive: np.ndarray  # weighted sum of the decisive rules (ranking.Plan.decisive)
+    text: np.ndarray      # BM25F
+    how: np.ndarray       # pathology match, index into ranking.MATCHES
+
+    def take(self, mask: np.ndarray) -> "_Scored":
+        return _Scored(self.plan, self.docnums[mask], self.decisive[mask], self.text[mask], self.how[mask])
+
+    def rows(self, snap: _Snapshot, mask: np.ndarray) -> list[tuple]:
+        """Exact rows ``(-score, offer_id, docnum, text score, plan)`` of the offers in ``mask``,
+        which compare on ``(-score, offer_id)``."""
+        score, docs = self.plan.score, snap.docs
+        return [(-score(dec, ts), docs[d]["offer_id"], d, ts, self.plan)
+                for d, dec, ts in zip(self.docnums[mask].tolist(), self.decisive[mask].tolist(), self.text[mask].tolist())]
+
+
+def _page(snap: _Snapshot, scored: list[_Scored], limit: int) -> tuple[list[tuple], list[list[tuple]]]:
+    """One card per centre: the ``limit`` centres with the best offers, each as its best offer's
+    row and up to five others' rows (:meth:`_Scored.rows`), all in ``(-score, offer_id)`` order.
+
+    Only offers that can matter are scored exactly: the ``limit``-th best of the centres' best
+    approximate scores is a bar that an offer's exact score misses by more than the rounding
+    only if the approximate one does too."""
+    centre = snap.features.centre
+    approx = [part.plan.approx(part.decisive, part.text) for part in scored]
+    everything = np.concatenate([a for a in approx]) if approx else np.zeros(0)
+    if not len(everything):
+        return [], []
+    centres = np.concatenate([centre[part.docnums] for part in scored])
+    best = np.full(int(centres.max()) + 1, -np.inf)
+    np.maximum.at(best, centres, everything)
+    best = best[np.isfinite(best)]
+    bar = -np.inf if len(best) <= limit else np.partition(best, len(best) - limit)[len(best) - limit] - ROUNDING
+    rows = [r for part, a in zip(scored, approx) for r in part.rows(snap, a >= bar)]
+    leaders: dict[int, tuple] = {}
+    for r in rows:
+        c = centre[r[2]]
+        if c not in leaders or r < leaders[c]:
+            leaders[c] = r
+    shown = heapq.nsmallest(limit, leaders.values())
+    slot = {int(centre[r[2]]): i for i, r in enumerate(shown)}
+    wanted = np.array(list(slot), dtype=np.int64)
+    folded: list[list[tuple]] = [[] for _ in shown]
+    for part in scored:  # every offer of the shown centres, for the folded ones
+        for r in part.rows(snap, np.isin(centre[part.docnums], wanted)):
+            i = slot[int(centre[r[2]])]
+            if r[2] != shown[i][2]:
+                folded[i].append(r)
+    return shown, [sorted(more)[:5] for more in folded]
 
 
 def _title(doc: dict, lang: str) -> str:

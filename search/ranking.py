@@ -7,10 +7,14 @@ Ties break on ``(-score, offer_id)``. A child's request never gets adult-only ca
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
+
+import numpy as np
 
 from .icd10 import categories as _categories, range_width
 
@@ -185,46 +189,202 @@ def text(req: Request, doc: dict, centre: dict, text_score: float) -> Verdict:
 
 
 RULES = (pathology, service, language, age, expertise, place, text)
+DECISIVE = RULES[:-1]  # all but text, which needs the candidates' BM25F scores
+
+
+def _runs(req: Request) -> dict[str, bool]:
+    """Which rules have something to judge for this request (the others are skipped)."""
+    return {"pathology": bool(req.concepts), "service": True, "language": req.lang is not None, "age": True,
+            "expertise": req.rare, "place": req.place is not None, "text": req.text_max > 0}
+
+
+def _excluded(req: Request, v: Verdict, doc: dict) -> bool:
+    """The hard constraints, each read from one rule's verdict: when a pathology was recognised an
+    offer must cover it (or be a general offer that does); adult-only care is not offered for a
+    child; training only when asked."""
+    if v.rule == "pathology":
+        return bool(req.concepts) and not v.score
+    if v.rule == "age":
+        return req.age_group == "pediatric" and "pediatric" not in doc["age_groups"]
+    if v.rule == "service":
+        return doc["service"] == "training" and req.service != "training"
+    return False
+
+
+def allowed(req: Request, doc: dict, verdicts: list[Verdict]) -> bool:
+    """Whether no hard constraint (:func:`_excluded`) rules the offer out."""
+    return not any(_excluded(req, v, doc) for v in verdicts)
 
 
 def judge(req: Request, doc: dict, centre: dict, text_score: float) -> tuple[float, list[Verdict]]:
     """All rules in order; the final score is the weighted mean of those that ran."""
     verdicts = [rule(req, doc, centre, text_score) for rule in RULES]
-    ran = [v for v in verdicts if v.score is not None]
     weights = weights_for(req)
-    total_w = sum(weights[v.rule] for v in ran)
-    score = sum(weights[v.rule] * v.score for v in ran) / total_w if total_w else 0.0
-    return round(score, 4), verdicts
+    total_w = acc = 0.0
+    for v in verdicts:  # the same additions, in the same order, as Plan's
+        if v.score is not None:
+            total_w += weights[v.rule]
+            acc += weights[v.rule] * v.score
+    return (round(acc / total_w, 4) if total_w else 0.0), verdicts
 
 
-DECISIVE = (pathology, service, language, age, expertise, place)  # all but text: cheap
+# What each decisive rule reads of an offer and its centre. Offers equal on a rule's key get the
+# same verdict from it for any request, so a query judges each distinct key once (Plan).
+READS: dict[str, Callable[[dict, dict], object]] = {
+    "pathology": lambda doc, centre: doc.get("_codes") or tuple(doc["icd10"]),
+    "service": lambda doc, centre: doc["service"],
+    "language": lambda doc, centre: (tuple(doc["languages"]), tuple(centre["office_languages"])),
+    "age": lambda doc, centre: tuple(doc["age_groups"]),
+    "expertise": lambda doc, centre: tuple(doc["networks"]),
+    "place": lambda doc, centre: (centre.get("city_slug"), centre.get("region", ""), centre["city"]),
+}
 
 
-def bounds(req: Request) -> "Callable[[dict, dict], tuple[float, float] | None]":
-    """For pruning large candidate sets safely: a function giving an offer's lowest and highest
-    possible final score from the decisive rules alone (the others counted at 0 and at 1), or
-    None when a hard constraint already excludes it. Exact top-k results are kept."""
-    weights = weights_for(req)
-    runs = {"language": req.lang is not None, "expertise": req.rare, "place": req.place is not None,
-            "text": req.text_max > 0, "pathology": bool(req.concepts), "service": True, "age": True}
-    total = sum(w for rule, w in weights.items() if runs[rule])
-    rest = (weights["text"] if runs["text"] else 0.0) / total
-    decisive = [(rule, weights[rule.__name__] / total) for rule in DECISIVE if runs[rule.__name__]]
+# What each decisive rule reads of the request: its verdicts for a snapshot's offers are kept per
+# value of this key and shared by every request with the same one (Features.table).
+REQUEST_KEYS: dict[str, Callable[[Request], object]] = {
+    "pathology": lambda req: tuple(m.concept for m in req.concepts),
+    "service": lambda req: req.service,
+    "language": lambda req: req.lang,
+    "age": lambda req: req.age_group,
+    "expertise": lambda req: req.rare,
+    "place": lambda req: (req.place, req.place_region),
+}
+MATCHES = ("", "none", "text", "general", "related", "exact")  # pathology matches, as small codes
+MAX_TABLES = 512  # verdict tables kept per snapshot (Features.table)
 
-    def bound(doc: dict, centre: dict) -> tuple[float, float] | None:
-        if req.age_group == "pediatric" and "pediatric" not in doc["age_groups"]:
-            return None
-        if doc["service"] == "training" and req.service != "training":
-            return None
-        low = 0.0
-        for rule, w in decisive:
-            v = rule(req, doc, centre, 0.0)
-            if rule is pathology and not v.score and not (doc["_codes"] == () and req.text_max > 0):
-                return None
-            low += w * (v.score or 0.0)
-        return low, low + rest
 
-    return bound
+class Table(NamedTuple):
+    """One rule's verdicts for one request key, per id of that rule (see Features)."""
+
+    known: np.ndarray     # bool: judged yet
+    score: np.ndarray     # float64
+    excluded: np.ndarray  # bool: a hard constraint rules the offer out
+    match: np.ndarray     # int8: pathology match, index into MATCHES
+
+
+class Features:
+    """Per offer of a snapshot, a small integer per decisive rule naming what that rule reads of
+    it (:data:`READS`), plus its centre and the rank of its id; built once when a snapshot is
+    opened. ``docs[i] is None`` (a deleted document) is never a candidate (``alive``)."""
+
+    def __init__(self, docs: Sequence[dict | None], centres: dict[str, dict]) -> None:
+        self.docs = docs
+        self.centres = centres
+        interned: list[dict] = [{} for _ in DECISIVE]
+        self.reps: list[list[int]] = [[] for _ in DECISIVE]  # a document of each id, to judge it
+        columns: list[list[int]] = [[] for _ in DECISIVE]
+        centre_numbers: dict[str, int] = {}
+        centre: list[int] = []
+        for d, doc in enumerate(docs):
+            if doc is None:
+                for column in columns:
+                    column.append(0)
+                centre.append(-1)
+                continue
+            c = centres[doc["centre_id"]]
+            for i, rule in enumerate(DECISIVE):
+                key = READS[rule.__name__](doc, c)
+                fid = interned[i].get(key)
+                if fid is None:
+                    fid = interned[i][key] = len(self.reps[i])
+                    self.reps[i].append(d)
+                columns[i].append(fid)
+            centre.append(centre_numbers.setdefault(doc["centre_id"], len(centre_numbers)))
+        self.columns = [np.array(column, dtype=np.int64) for column in columns]
+        self.centre = np.array(centre, dtype=np.int64)
+        self.alive = self.centre >= 0
+        self.no_codes = np.array([doc is not None and not (doc.get("_codes") or doc["icd10"]) for doc in docs],
+                                 dtype=bool)
+        by_id = sorted((doc["offer_id"], d) for d, doc in enumerate(docs) if doc is not None)
+        self.offer_rank = np.zeros(len(docs), dtype=np.int64)
+        self.offer_rank[[d for _, d in by_id]] = np.arange(len(by_id))
+        self._tables: OrderedDict[tuple, Table] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def table(self, i: int, key: object) -> Table:
+        """The verdict table of decisive rule ``i`` for a request key (:data:`REQUEST_KEYS`),
+        filled as candidates need it; the pathology rule's has two slots per id (without and
+        with ``words_only``)."""
+        with self._lock:
+            got = self._tables.get((i, key))
+            if got is not None:
+                self._tables.move_to_end((i, key))
+                return got
+            size = len(self.reps[i]) * (2 if DECISIVE[i] is pathology else 1)
+            got = self._tables[(i, key)] = Table(np.zeros(size, dtype=bool), np.zeros(size, dtype=np.float64),
+                                                 np.zeros(size, dtype=bool), np.zeros(size, dtype=np.int8))
+            if len(self._tables) > MAX_TABLES:
+                self._tables.popitem(last=False)
+            return got
+
+
+class Plan:
+    """One request's ranking over a snapshot's offers, for candidate sets of thousands: each
+    decisive rule judges each distinct id among the candidates once (:class:`Features`) and the
+    offers get their values by array look-up. The additions are :func:`judge`'s, in its order,
+    so :meth:`score` (Python's rounding) equals the score :func:`judge` gives; :meth:`approx`
+    is the same sum before rounding, for choosing which offers to score exactly."""
+
+    def __init__(self, req: Request, features: Features) -> None:
+        self.req = req
+        self.features = features
+        weights = weights_for(req)
+        runs = _runs(req)
+        self._rules = [(i, rule, weights[rule.__name__]) for i, rule in enumerate(DECISIVE) if runs[rule.__name__]]
+        self.total = 0.0
+        for rule in RULES:  # as judge adds them
+            if runs[rule.__name__]:
+                self.total += weights[rule.__name__]
+        self.text_weight = weights["text"] if runs["text"] else 0.0
+
+    def decisive(self, docnums: np.ndarray, words_only: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For candidate documents: the weighted sum of the decisive rules (not yet divided by the
+        total weight), whether no hard constraint excludes them, and their pathology match (an
+        index into :data:`MATCHES`). ``words_only``: the offer names no pathology and its words
+        matched (see :func:`pathology`)."""
+        f = self.features
+        acc = np.zeros(len(docnums), dtype=np.float64)
+        ok = f.alive[docnums]
+        how = np.zeros(len(docnums), dtype=np.int64)
+        for i, rule, weight in self._rules:
+            ids = f.columns[i][docnums]
+            if rule is pathology:
+                ids = ids * 2 + words_only
+            table = f.table(i, REQUEST_KEYS[rule.__name__](self.req))
+            missing = np.zeros(len(table.known), dtype=bool)
+            missing[ids] = True
+            missing &= ~table.known
+            keys = np.flatnonzero(missing).tolist()
+            if keys:  # each id is judged once per request key, through the rule itself
+                judged = []
+                for key in keys:
+                    doc = f.docs[f.reps[i][key >> 1 if rule is pathology else key]]
+                    v = rule(self.req, doc, f.centres[doc["centre_id"]], float(rule is pathology and key & 1))
+                    judged.append((v.score, _excluded(self.req, v, doc),
+                                   MATCHES.index(v.evidence.get("match", "")) if rule is pathology else 0))
+                score, excluded, match = zip(*judged)
+                table.score[keys] = score
+                table.excluded[keys] = excluded
+                table.match[keys] = match
+                table.known[keys] = True
+            acc += weight * table.score[ids]
+            ok &= ~table.excluded[ids]
+            if rule is pathology:
+                how = table.match[ids]
+        return acc, ok, how
+
+    def approx(self, decisive: np.ndarray, text_scores: np.ndarray) -> np.ndarray:
+        """Final scores before Python's rounding (within 1e-4 of :meth:`score`)."""
+        if self.text_weight:
+            decisive = decisive + self.text_weight * np.minimum(1.0, text_scores / self.req.text_max)
+        return decisive / self.total if self.total else np.zeros(len(decisive))
+
+    def score(self, decisive: float, text_score: float) -> float:
+        """The final score of an offer from its decisive sum and its BM25F score."""
+        if self.text_weight:
+            decisive += self.text_weight * round(min(1.0, text_score / self.req.text_max), 4)
+        return round(decisive / self.total, 4) if self.total else 0.0
 
 
 def weights_for(req: Request) -> dict[str, float]:
@@ -234,15 +394,3 @@ def weights_for(req: Request) -> dict[str, float]:
     if not req.concepts:
         weights["text"] = TEXT_ONLY_WEIGHT
     return weights
-
-
-def allowed(req: Request, doc: dict, verdicts: list[Verdict]) -> bool:
-    """Hard constraints: adult-only care is not offered for a child; training only when asked;
-    when a pathology was recognised, an offer must cover it (or be a general offer that does)."""
-    if req.concepts and not verdicts[0].score:
-        return False
-    if req.age_group == "pediatric" and "pediatric" not in doc["age_groups"]:
-        return False
-    if doc["service"] == "training" and req.service != "training":
-        return False
-    return True
