@@ -70,14 +70,16 @@ def text_languages(corpus: Corpus) -> list[str]:
 
 
 def make_schema(langs: Iterable[str]) -> fields.Schema:
+    # Only the fields the engine looks up are indexed (codes, service, age); the rest of an offer is
+    # in ``doc``. They are "scorable" so that Whoosh keeps their lengths in a column: without one,
+    # its writer looks for the missing column file on disk for every posting (a stat() each,
+    # about a tenth of the build).
     schema = fields.Schema(
-        offer_id=fields.ID(stored=True, unique=True),
-        centre_id=fields.ID(stored=True),
-        service=fields.ID,
-        codes=fields.KEYWORD(lowercase=False, commas=False),
-        age=fields.KEYWORD,
-        languages=fields.KEYWORD,
-        city=fields.ID,
+        offer_id=fields.STORED,
+        centre_id=fields.STORED,
+        service=fields.KEYWORD(scorable=True),
+        codes=fields.KEYWORD(lowercase=False, commas=False, scorable=True),
+        age=fields.KEYWORD(scorable=True),
         doc=fields.STORED,
     )
     for lang in langs:
@@ -183,9 +185,8 @@ def build_index(corpus_paths: Iterable[str | Path], index_path: str | Path,
             centre = corpus.centres[offer.centre_id]
             doc = {
                 "offer_id": offer.id, "centre_id": centre.id, "service": offer.service,
-                "codes": " ".join(offer_codes(offer, backbone)),
-                "age": " ".join(offer.age_groups), "languages": " ".join(offer.languages),
-                "city": slug(centre.city), "doc": json.dumps(_doc_data(offer, corpus), ensure_ascii=False),
+                "codes": " ".join(offer_codes(offer, backbone)), "age": " ".join(offer.age_groups),
+                "doc": json.dumps(_doc_data(offer, corpus), ensure_ascii=False),
             }
             for lang, text in offer.text.items():
                 doc[f"text_{lang}"] = f"{text['title']}\n{text['description']}\n{centre.name}"
