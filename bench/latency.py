@@ -17,7 +17,8 @@ figures are marked invalid, so a broken path cannot post a fast time.
 The engine keeps a small result cache keyed by the normalised request; the warm figures are
 measured with that cache emptied before each query (outside the clock), so they are the cost of
 understanding + retrieval + ranking. Ten queries answered from the filled cache are reported as
-``cached``.
+``cached``. What the engine derives per snapshot and shares between requests (term postings and
+BM25F scores, rule verdicts per feature id and request key) stays warm, as in a serving process.
 Percentiles are nearest-rank over all timed queries.
 """
 from __future__ import annotations
