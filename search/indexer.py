@@ -26,7 +26,7 @@ from .corpus import SCHEMA_VERSION, Corpus, Offer, load_corpus
 from .errors import CarematchError, IndexCorrupt, IndexMissing
 from .icd10 import Backbone, categories, range_width
 from . import langid
-from .analysis import analyzer_for, describe as describe_analysis
+from .analysis import analyzer_for, describe as describe_analysis, index_terms
 
 MANIFEST = "manifest.json"
 INDEX_FORMAT = 1
@@ -188,8 +188,8 @@ def build_index(corpus_paths: Iterable[str | Path], index_path: str | Path,
                 "codes": " ".join(offer_codes(offer, backbone)), "age": " ".join(offer.age_groups),
                 "doc": json.dumps(_doc_data(offer, corpus), ensure_ascii=False),
             }
-            for lang, text in offer.text.items():
-                doc[f"text_{lang}"] = f"{text['title']}\n{text['description']}\n{centre.name}"
+            for lang, text in offer.text.items():  # analysed here, with each word's term kept
+                doc[f"text_{lang}"] = index_terms(f"{text['title']}\n{text['description']}\n{centre.name}", lang)
             writer.add_document(**doc)
             if progress:
                 progress(n, total)

@@ -105,6 +105,16 @@ def _word_script(word: str) -> str:
     return "common"
 
 
+def has_cjk(text: str) -> bool:
+    """Whether the text holds a Han, kana or Hangul character (``tokenize`` splits those)."""
+    return _CJK_CHAR.search(text) is not None
+
+
+def word_spans(text: str):
+    """The word matches ``tokenize`` starts from (re.Match objects), in order."""
+    return _WORD.finditer(text)
+
+
 def tokenize(text: str) -> list[Token]:
     """Split cleaned text into word tokens; Han, kana and Hangul become one token per character.
 

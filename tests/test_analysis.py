@@ -9,7 +9,7 @@ from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import QueryParser
 
 from search.analysis import (ANALYSIS_VERSION, ANALYZERS, LANGUAGES, NEUTRAL, CareTokenizer, SnowballStem,
-                             analyze, analyzer_for, describe, stopwords_for)
+                             analyze, analyzer_for, describe, index_terms, stopwords_for)
 from search.locales import SUPPORTED
 from search.textnorm import clean
 
@@ -188,3 +188,52 @@ def test_fuzz_every_analyzer_never_raises_and_is_deterministic(lang, text):
                     max_size=60))
 def test_fuzz_letters_of_every_script(lang, text):
     assert analyze(text, lang) == analyze(text, lang)
+
+
+# --- index_terms: what the indexer hands Whoosh, analysed once per distinct word -------------
+
+INDEX_CASES = [
+    "Traitement de l'adénocarcinome du sein chez l'enfant, qu’il soit opéré jusqu'à Lyon",
+    "My son's leukaemia treatments at the children's hospital; don't",
+    "tumore dell'ovaio nell'adulto", "İstanbul'da tedavi, Paris'te kanser", "乳腺癌术后 second opinion 乳がん",
+    "유방암 치료", "سرطان الثدي والعلاج بالأشعة", "Brustkrebs-Behandlung in Straßburg", "", "123 C50.9 T-cell",
+    "ガン　がん", "рак молочной железы", "καρκίνος του μαστού",
+]
+
+
+def _index_mode(text: str, lang: str) -> list[str]:
+    return [t.text for t in analyzer_for(lang)(text, mode="index")]
+
+
+@pytest.mark.parametrize("lang", sorted(ANALYZERS))
+def test_index_terms_are_the_analyzers_own(lang):
+    for text in INDEX_CASES + [text for _, text, _ in TABLE]:
+        assert index_terms(text, lang) == _index_mode(text, lang), (lang, text)
+        assert index_terms(text, lang) == _index_mode(text, lang)  # and again, from the kept terms
+
+
+def test_index_terms_of_the_bundled_corpus_are_the_analyzers_own():
+    from samples import BUNDLED
+    from search.corpus import load_corpus
+    from search.icd10 import Backbone
+    corpus = load_corpus([BUNDLED], Backbone.load())
+    compared = 0
+    for offer in corpus.offers:
+        for lang, text in offer.text.items():
+            value = f"{text['title']}\n{text['description']}"
+            assert index_terms(value, lang) == _index_mode(value, lang), (offer.id, lang)
+            compared += 1
+    assert compared > 900
+
+
+@pytest.mark.parametrize("lang", sorted(ANALYZERS))
+@settings(max_examples=40, deadline=None)
+@given(text=st.text(max_size=120))
+def test_fuzz_index_terms(lang, text):
+    assert index_terms(text, lang) == _index_mode(text, lang)
+
+
+def test_whoosh_indexes_the_term_list_as_it_indexes_the_text():
+    field = TEXT(analyzer=analyzer_for("fr"), phrase=False)
+    text = INDEX_CASES[0] + " sein sein"
+    assert list(field.index(index_terms(text, "fr"))) == list(field.index(text))
