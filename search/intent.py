@@ -60,7 +60,7 @@ MODALITIES = (
     "breast-reconstruction", "deep-brain-stimulation",
 )
 KINDS = {"service": SERVICES, "age": AGE_GROUPS, "urgency": ("urgent",), "place": None, "ignore": ("-",),
-         "modality": MODALITIES}
+         "filler": ("-",), "modality": MODALITIES}
 #: Kinds matched on their own layer (leftmost-longest among themselves only).
 OWN_LAYER = frozenset({"modality"})
 #: Languages whose cue phrases :func:`expansion` returns by default: those of the offers' texts.

@@ -379,3 +379,14 @@ def test_bad_stem_and_empty_cue_are_errors(tmp_path):
         load_cues(write(tmp_path / "b.tsv", ["age\tpediatric\ten\t!!"]))
     with pytest.raises(TerminologyError, match="cannot read"):
         load_cues(tmp_path / "missing.tsv")
+
+
+def test_an_idiom_is_neither_a_cue_nor_searched_words(engine):
+    # "au sein de" is "within": its "sein" (breast) must not send the words to breast offers
+    u = engine.understand("je cherche une équipe au sein de laquelle mon père sera soigné")
+    assert not u.concepts and u.service is None
+    assert [ev.kind for ev in u.intent.evidence] == ["filler"]
+    terms = engine._text_terms(engine._snap, u)
+    assert terms and not any(t == "sein" for _, t in terms)
+    # the site word of a real request still names the pathology
+    assert [m.concept.id for m in engine.understand("tumeur au sein droit").concepts] == ["C50"]
