@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import os
 import threading
 import time
@@ -36,6 +37,7 @@ from .terminology import Terminology, default_terminology
 from .textnorm import clean, fold
 
 NO_DOCS = np.zeros(0, dtype=np.int64)
+log = logging.getLogger("carematch.engine")
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 50
 CACHE_SIZE = 2048
@@ -150,6 +152,8 @@ class Engine:
         self.terminology = terminology
         self.matcher = ConceptMatcher(terminology, known_words=cue_words())
         self._lock = threading.Lock()
+        self._refused_target: str | None = None
+        self.refused: dict | None = None  # the last new snapshot refused as damaged, and why
 
     @classmethod
     def open(cls, path: str | Path | None = None, verify: bool = True,
@@ -188,15 +192,25 @@ class Engine:
             return None
 
     def refresh(self) -> bool:
-        """Switch to a newer snapshot if the index link moved; True when it did."""
+        """Switch to a newer snapshot if the index link moved; True when it did. A new snapshot
+        that fails its checks is refused once (logged, and kept in :attr:`refused` for the health
+        check) and the engine goes on answering from the snapshot it has, until the link moves
+        again."""
         target = self._link_target()
-        if target is None or target == self._snap_target:
+        if target is None or target == self._snap_target or target == self._refused_target:
             return False
         with self._lock:
-            if target == self._snap_target:
+            if target == self._snap_target or target == self._refused_target:
                 return False
-            snap = _open_snapshot(self.index_path, verify=True)
+            try:
+                snap = _open_snapshot(self.index_path, verify=True)
+            except IndexCorrupt as e:
+                self._refused_target, self.refused = target, {"snapshot": target, "error": e.message}
+                log.error("index: new snapshot %s refused, still serving %s: %s", target, self._snap.digest[:12],
+                          e.message)
+                return False
             self._snap, self._snap_target = snap, target
+            self._refused_target, self.refused = None, None
         return True
 
     # --- understanding ---------------------------------------------------------------------

@@ -464,10 +464,12 @@ def create_app(index: str | Path | None = None, *, log_queries: bool | None = No
     async def healthz(request: Request) -> Response:
         _params(request, ())
         engine = request.app.state.engine
+        engine.refresh()
         manifest = engine.manifest
-        return JSON({"status": "ok", "version": __version__,
-                             "index": {"digest": engine.digest, "built_at": manifest.get("built_at"),
-                                       "counts": manifest.get("counts", {})}})
+        index = {"digest": engine.digest, "built_at": manifest.get("built_at"), "counts": manifest.get("counts", {})}
+        if engine.refused:  # a newer snapshot failed its checks: still serving this one
+            index["refused"] = engine.refused
+        return JSON({"status": "ok", "version": __version__, "index": index})
 
     async def openapi(request: Request) -> Response:
         return Response(openapi_body, media_type="application/json")

@@ -190,6 +190,10 @@ SCHEMAS: dict = {
                 "digest": {"type": "string", "description": "The served snapshot's manifest digest."},
                 "built_at": NULLABLE_STRING,
                 "counts": {"type": "object"},
+                "refused": {"type": "object", "required": ["snapshot", "error"],
+                            "description": "Present when a newer snapshot failed its checks: the engine "
+                                           "goes on serving this one until the next build.",
+                            "properties": {"snapshot": {"type": "string"}, "error": {"type": "string"}}},
             }},
         },
     },

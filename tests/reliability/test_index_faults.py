@@ -325,9 +325,10 @@ def test_damaged_snapshot_is_refused_at_open_never_served(pristine, tmp_path_fac
     assert "rebuild" in msg and (name in msg or "manifest" in msg), msg
 
 
-def test_engine_never_switches_to_a_damaged_snapshot(site):
-    """A new snapshot is damaged before a running engine switches to it: the engine refuses it
-    (IndexCorrupt, a 503 over HTTP) instead of serving it, and recovers with the next build."""
+def test_engine_never_switches_to_a_damaged_snapshot(site, caplog):
+    """A new snapshot is damaged before a running engine switches to it: the engine refuses it,
+    says so once in its log and in ``refused``, goes on answering from the snapshot it has, and
+    switches with the next good build."""
     index = site["index"]
     engine = Engine.open(index)
     old = engine.digest
@@ -337,14 +338,16 @@ def test_engine_never_switches_to_a_damaged_snapshot(site):
         f.seek(seg.stat().st_size // 2)
         f.write(b"\xff\x00\xff\x00")
     count("faults.damaged_snapshot")
-    try:
-        answer = engine.search("cancer du sein deuxième avis")
-    except IndexCorrupt:
-        pass
-    else:
-        assert answer["index"]["digest"] == old  # the old snapshot, never the damaged one
+    with caplog.at_level("ERROR", logger="carematch.engine"):
+        for _ in range(3):  # refused once, not re-checked on every query
+            answer = engine.search("cancer du sein deuxième avis")
+            assert answer["index"]["digest"] == old and answer["results"]  # never the damaged one
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1 and "deuxième" not in refusals[0].getMessage()
+    assert engine.refused and engine.refused["snapshot"] == report.snapshot.name and "rebuild" in engine.refused["error"]
     fixed = build_index([next_corpus(site)], index)
     assert engine.search("cancer du sein", limit=2)["index"]["digest"] == fixed.digest
+    assert engine.refused is None
 
 
 def test_server_refuses_to_start_on_a_damaged_index(pristine, tmp_path):
