@@ -1,8 +1,12 @@
 """Sample corpus records and helpers shared by the tests (imported by conftest and test modules)."""
 from __future__ import annotations
 
+import os
 import textwrap
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "corpus" / "centres"
@@ -116,3 +120,19 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 OUTPUT = ROOT / "tests" / "output"
+
+
+@contextmanager
+def chromium():
+    """A headless Chromium for one test module or test. Not one for the whole session: Playwright's
+    sync API keeps an asyncio loop running in the main thread, which breaks later tests that call
+    ``asyncio.run``."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"Debian's chromium ({CHROMIUM}) is not installed: run `make browser` (make test does)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -2,14 +2,12 @@
 against a real server. Screenshots go to tests/output/ (git-ignored)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import httpx
 import pytest
 
 from search.server.testing import start_server
-from samples import CHROMIUM, CHROMIUM_ARGS as ARGS, OUTPUT
+from samples import OUTPUT, chromium
 
 pytestmark = pytest.mark.browser
 
@@ -26,13 +24,8 @@ def server(bundled_index, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail("Debian's chromium is not installed: run `make browser` (make test does)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reliability._support import TOKEN, XSS, count, raw_http, xss_centre
-from samples import CHROMIUM, CHROMIUM_ARGS as ARGS
+from samples import chromium
 
 pytestmark = pytest.mark.reliability
 
@@ -59,13 +57,8 @@ DOM_PROBE = """() => {
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail("Debian's chromium is not installed: run `make browser` (make test does)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.mark.browser
