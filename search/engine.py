@@ -484,7 +484,7 @@ def _page(snap: _Snapshot, scored: list[_Scored], limit: int) -> tuple[list[tupl
     only if the approximate one does too."""
     centre = snap.features.centre
     approx = [part.plan.approx(part.decisive, part.text) for part in scored]
-    everything = np.concatenate([a for a in approx]) if approx else np.zeros(0)
+    everything = np.concatenate(approx)
     if not len(everything):
         return [], []
     centres = np.concatenate([centre[part.docnums] for part in scored])
