@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -233,8 +234,14 @@ def _hint(value: object, choices: Iterable[str]) -> str:
 
 
 def _is_language(code: object) -> bool:
+    return isinstance(code, str) and _known_language(code)
+
+
+@lru_cache(maxsize=1024)
+def _known_language(code: str) -> bool:
+    # Babel answers with a stat() of its data file: seven per offer without the cache
     from babel import localedata
-    return isinstance(code, str) and re.fullmatch(r"[a-z]{2}", code) is not None and localedata.exists(code)
+    return re.fullmatch(r"[a-z]{2}", code) is not None and localedata.exists(code)
 
 
 class _Validator:

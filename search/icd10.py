@@ -18,6 +18,7 @@ import re
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 __all__ = [
@@ -102,6 +103,11 @@ def normalize_code(s: str) -> str | None:
     """
     if not isinstance(s, str) or len(s) > _MAX_INPUT:
         return None
+    return _normalize(s)
+
+
+@lru_cache(maxsize=65536)  # a corpus writes the same few hundred codes thousands of times
+def _normalize(s: str) -> str | None:
     t = _fold(s).strip().rstrip("†‡*+ ")
     if t in _CHAPTER_SET:
         return t
