@@ -90,11 +90,16 @@ class TermScores:
         if field in self._lengths:
             return self._lengths[field]
         reader = self._searcher().reader()
-        lengths = None
-        perdoc = getattr(reader, "_perdoc", None)  # SegmentReader's per-document reader
-        if reader.is_atomic() and perdoc is not None and hasattr(perdoc, "_cached_reader"):
-            column = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
-            if column is not None:
-                lengths = _LENGTH_OF_BYTE[np.array(column.load(), dtype=np.uint8)]
+        raw = length_bytes(getattr(reader, "_perdoc", None), field) if reader.is_atomic() else None
+        lengths = None if raw is None else _LENGTH_OF_BYTE[raw]
         self._lengths[field] = lengths
         return lengths
+
+
+def length_bytes(perdoc, field: str) -> np.ndarray | None:
+    """The one-byte field lengths Whoosh 3 keeps per document (its ``_<field>_len`` column), read
+    at once from a per-document reader; None when there is no such column or reader."""
+    if perdoc is None or not hasattr(perdoc, "_cached_reader"):
+        return None
+    column = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
+    return None if column is None else np.array(column.load(), dtype=np.uint8)

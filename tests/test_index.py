@@ -81,3 +81,23 @@ def test_offer_codes_reach_parents_and_children(tmp_path):
     with engine._snap.ix.searcher() as s:
         for term in ("C22.0", "C22", "C15-C26", "II"):
             assert list(s.docs_for_query(Term("codes", term))), term
+
+
+def test_lengths_read_from_memory_are_whooshs_own(bundled_index):
+    """The writer's field lengths at commit come from indexer._Lengths: the same values as the
+    per-document reader it wraps, for every document and field (one without a column too)."""
+    from whoosh import index as whoosh_index
+    from search.indexer import _Lengths
+    ix = whoosh_index.open_dir(str(bundled_index))
+    reader = ix.reader()
+    perdoc = reader._perdoc
+    wrapped = _Lengths(perdoc)
+    fields = [f for f in ix.schema.names()] + ["no_such_field"]
+    compared = 0
+    for name in fields:
+        for d in range(reader.doc_count_all() + 1):
+            assert wrapped.doc_field_length(d, name, 7) == perdoc.doc_field_length(d, name, 7), (name, d)
+            compared += 1
+    assert compared > 396 * 10
+    assert any(wrapped.doc_field_length(d, "text_fr") for d in range(50))
+    reader.close()
