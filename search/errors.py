@@ -49,8 +49,17 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        return f"{text} ({self.hint})" if self.hint else text
+        field = _one_line(self.field)
+        text = f"{where}: {field}: {_one_line(self.message)}" if field else f"{where}: {_one_line(self.message)}"
+        return f"{text} ({_one_line(self.hint)})" if self.hint else text
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other invisible characters escaped (a key of a record may hold
+    them), so that a problem stays one ``file:line: field: message`` line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class CorpusError(CarematchError):

@@ -106,3 +106,10 @@ def test_jsonl_records_share_the_validation(tmp_path):
 def test_unknown_icd10_code_rejected_by_backbone(tmp_path):
     found = problems_for(tmp_path, CENTRE_B.replace('icd10 = ["C50"]', 'icd10 = ["C99"]'))
     assert any(": icd10: unknown ICD-10 code 'C99'" in p for p in found), found
+
+
+def test_a_problem_stays_one_line_whatever_the_key_holds():
+    from search.errors import Problem
+    text = str(Problem("c.jsonl", 2, "text.fr.\n\u202e", "unknown field of a text", "a text has title and description"))
+    assert text == "c.jsonl:2: text.fr.\\n\\u202e: unknown field of a text (a text has title and description)"
+    assert str(Problem("c.toml", 3, "título", "unknown field")) == "c.toml:3: título: unknown field"
