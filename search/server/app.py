@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+import orjson
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -83,12 +84,12 @@ STATUS_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: 
 
 
 def _dumps(value) -> bytes:
-    """Compact UTF-8 JSON; text that is not valid Unicode (a lone surrogate sent as ``\\ud800`` in
-    a JSON body) is written back as the same ``\\u`` escape rather than failing."""
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    """Compact UTF-8 JSON, by orjson (the standard encoder took a seventh of a search request's
+    server time); text that is not valid Unicode (a lone surrogate sent as ``\\ud800`` in a JSON
+    body), which orjson refuses, is written back as the same ``\\u`` escape rather than failing."""
     try:
-        return text.encode()
-    except UnicodeEncodeError:
+        return orjson.dumps(value)
+    except TypeError:
         return json.dumps(value, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
 
 
