@@ -101,3 +101,24 @@ def test_lengths_read_from_memory_are_whooshs_own(bundled_index):
     assert compared > 396 * 10
     assert any(wrapped.doc_field_length(d, "text_fr") for d in range(50))
     reader.close()
+
+
+def test_term_list_field_indexes_as_whooshs_text_field():
+    """TermListText counts the indexer's term lists itself: the same postings as Whoosh's TEXT
+    field analysing the text, for every text of the bundled corpus."""
+    from whoosh import fields
+    from samples import BUNDLED
+    from search.analysis import analyzer_for, index_terms
+    from search.corpus import load_corpus
+    from search.icd10 import Backbone
+    from search.indexer import TermListText
+    compared = 0
+    for offer in load_corpus([BUNDLED], Backbone.load()).offers:
+        for lang, text in offer.text.items():
+            value = f"{text['title']}\n{text['description']}"
+            ours = TermListText(analyzer=analyzer_for(lang), phrase=False)
+            whooshs = fields.TEXT(analyzer=analyzer_for(lang), phrase=False)
+            assert list(ours.index(index_terms(value, lang))) == list(whooshs.index(value)), (offer.id, lang)
+            assert list(ours.index(value)) == list(whooshs.index(value))
+            compared += 1
+    assert compared > 900
