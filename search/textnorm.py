@@ -26,7 +26,8 @@ from unidecode import unidecode
 _MARKS = ("\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
           "\u0900-\u0903\u093a-\u094f\u0951-\u0957\u0962\u0963\u0e31\u0e34-\u0e3a\u0e47-\u0e4e"
           "\u3099\u309a")
-_WORD = re.compile(rf"(?:[^\W_]|[{_MARKS}])+")
+WORD_PATTERN = rf"(?:[^\W_]|[{_MARKS}])+"  # a written word: letters, digits and combining marks
+_WORD = re.compile(WORD_PATTERN)
 _SPACES = re.compile(r"\s+")
 
 
@@ -108,11 +109,6 @@ def _word_script(word: str) -> str:
 def has_cjk(text: str) -> bool:
     """Whether the text holds a Han, kana or Hangul character (``tokenize`` splits those)."""
     return _CJK_CHAR.search(text) is not None
-
-
-def word_spans(text: str):
-    """The word matches ``tokenize`` starts from (re.Match objects), in order."""
-    return _WORD.finditer(text)
 
 
 def tokenize(text: str) -> list[Token]:
