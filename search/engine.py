@@ -298,6 +298,8 @@ class Engine:
         req = ranking.Request(concepts=concepts, lang=u.language.code, service=u.service,
                               age_group=u.age_group, place=u.place,
                               place_region=snap.regions_by_city.get(u.place or "", ""), rare=rare)
+        words = self._text_terms(snap, u)  # the text query, scored once for every candidate set
+        text = snap.text.sum(words) if words else None
         if concepts:
             terms: set[str] = set()
             for m in concepts:
@@ -307,13 +309,13 @@ class Engine:
                         terms.update(categories(code))
                     if "." in code:
                         terms.add(code.split(".")[0])
-            first = self._score(snap, u, req, snap.postings("codes", *terms))
+            first = self._score(snap, text, req, snap.postings("codes", *terms))
             specific = first.take(np.isin(first.how, SPECIFIC))
             if len(np.unique(snap.features.centre[specific.docnums])) >= ranking.MIN_SPECIFIC_CENTRES:
                 scored = [specific]
             else:  # too few teams for this pathology itself: general offers ("all cancers") help
                 general = np.setdiff1d(snap.postings("codes", "general"), first.docnums, assume_unique=True)
-                scored = [first, self._score(snap, u, req, general)]
+                scored = [first, self._score(snap, text, req, general)]
         else:
             # no pathology named: the words, and what was asked for (a service, a child's care)
             extra = [NO_DOCS]
@@ -321,7 +323,7 @@ class Engine:
                 extra.append(snap.postings("service", u.service))
             if u.age_group == "pediatric":
                 extra.append(snap.postings("age", "pediatric"))
-            scored = [self._score(snap, u, req, None, np.unique(np.concatenate(extra)))]
+            scored = [self._score(snap, text, req, None, np.unique(np.concatenate(extra)))]
         weights = ranking.weights_for(req)
         shown, folded = _page(snap, scored, limit)
 
@@ -358,12 +360,12 @@ class Engine:
             "index": {"digest": snap.digest},
         }
 
-    def _score(self, snap: _Snapshot, u: Understanding, req: ranking.Request, candidates: np.ndarray | None,
+    @staticmethod
+    def _score(snap: _Snapshot, text: np.ndarray | None, req: ranking.Request, candidates: np.ndarray | None,
                extra: np.ndarray = NO_DOCS) -> "_Scored":
         """Score candidates (``None``: the ``TEXT_FALLBACK_LIMIT`` best the text finds, plus
-        ``extra``) and keep those no hard constraint excludes."""
-        terms = self._text_terms(snap, u)
-        text = snap.text.sum(terms) if terms else None
+        ``extra``) and keep those no hard constraint excludes; ``text``: every document's BM25F
+        score for the query's words (None without words)."""
         if candidates is None:  # no pathology: the words find the candidates
             found = np.flatnonzero(text) if text is not None else NO_DOCS
             if len(found) > TEXT_FALLBACK_LIMIT:  # the best, ties on the lower document number

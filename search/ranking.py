@@ -265,7 +265,7 @@ class Table(NamedTuple):
 
 class Features:
     """Per offer of a snapshot, a small integer per decisive rule naming what that rule reads of
-    it (:data:`READS`), plus its centre and the rank of its id; built once when a snapshot is
+    it (:data:`READS`), plus its centre; built once when a snapshot is
     opened. ``docs[i] is None`` (a deleted document) is never a candidate (``alive``)."""
 
     def __init__(self, docs: Sequence[dict | None], centres: dict[str, dict]) -> None:
@@ -296,9 +296,6 @@ class Features:
         self.alive = self.centre >= 0
         self.no_codes = np.array([doc is not None and not (doc.get("_codes") or doc["icd10"]) for doc in docs],
                                  dtype=bool)
-        by_id = sorted((doc["offer_id"], d) for d, doc in enumerate(docs) if doc is not None)
-        self.offer_rank = np.zeros(len(docs), dtype=np.int64)
-        self.offer_rank[[d for _, d in by_id]] = np.arange(len(by_id))
         self._tables: OrderedDict[tuple, Table] = OrderedDict()
         self._lock = threading.Lock()
 
